@@ -1,0 +1,214 @@
+"""Command-line interface: one typer app; each subcommand calls the library."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io as text_io
+import json
+import logging
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .config import build, load_yaml, parse_overrides, to_dict
+from .errors import InputError, ModalignError, RegistrationError
+from .io import NormalizationConfig, read_image
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Cross-modal image matching and registration. Image 0 = fixed, image 1 = moving.",
+)
+stderr = Console(stderr=True)
+
+
+def _reports_errors(command: Callable) -> Callable:
+    """Turn a ModalignError into one line on stderr and its exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ModalignError as err:
+            print(f"modalign: error: {err}", file=sys.stderr)
+            raise typer.Exit(err.exit_code) from None
+
+    return wrapper
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with the current stage on a terminal; silent otherwise."""
+    if quiet or not stderr.is_terminal:
+        yield lambda stage: None
+        return
+    with stderr.status("starting") as status:
+        yield lambda stage: status.update(f"[bold]{stage}…")
+
+
+def _register_config(
+    config_file: Path | None,
+    overrides: list[str],
+    options: dict[str, Any],
+) -> Any:
+    from .pipeline import RegisterConfig
+
+    file_layer = load_yaml(config_file) if config_file else {}
+    option_layer = {k: v for k, v in options.items() if v is not None}
+    for key in ("normalization0", "normalization1"):
+        if key in option_layer:
+            flag = "--normalize-fixed" if key.endswith("0") else "--normalize-moving"
+            option_layer[key] = to_dict(NormalizationConfig.parse(option_layer[key], flag))
+    if "transform" in option_layer:
+        option_layer["geometry"] = {"transform": option_layer.pop("transform")}
+    return build(RegisterConfig, file_layer, parse_overrides(overrides), option_layer)
+
+
+MATCHER_HELP = "matcher name (see `modalign list`)"
+SET_HELP = "config override KEY=VALUE, repeatable (e.g. geometry.threshold=5)"
+
+
+@app.command()
+@_reports_errors
+def register(
+    fixed: Path = typer.Argument(..., help="fixed image (image 0), onto whose grid to warp"),
+    moving: Path = typer.Argument(..., help="moving image (image 1)"),
+    out: Path = typer.Option(..., "--out", "-o", help="output folder for the products"),
+    matcher: str = typer.Option(None, "--matcher", "-m", help=MATCHER_HELP),
+    transform: str = typer.Option(
+        None, "--transform", "-t", help="auto | similarity | affine | homography"
+    ),
+    rotation_search: bool = typer.Option(
+        None, "--rotation-search/--no-rotation-search", help="also try 90/180/270° turns"
+    ),
+    normalize_fixed: str = typer.Option(
+        None, help="auto, none, minmax, db, percentile:LO,HI, window:C,W"
+    ),
+    normalize_moving: str = typer.Option(None, help="as --normalize-fixed, for the moving image"),
+    config_file: Path = typer.Option(None, "--config", help="YAML file with a RegisterConfig"),
+    overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+    as_json: bool = typer.Option(False, "--json", help="print registration.json to stdout"),
+) -> None:
+    """Register MOVING onto FIXED and write the products into OUT/."""
+    from .pipeline import register as run_register
+    from .products import save_registration
+
+    config = _register_config(
+        config_file, overrides,
+        {"matcher": matcher, "transform": transform, "rotation_search": rotation_search,
+         "normalization0": normalize_fixed, "normalization1": normalize_moving},
+    )  # fmt: skip
+    image0, image1 = read_image(fixed), read_image(moving)
+    with _progress(quiet or as_json) as on_stage:
+        registration = run_register(image0, image1, config=config, on_stage=on_stage)
+        if registration.success:
+            on_stage("writing products")
+            report = save_registration(
+                out, registration, image0, image1, config.normalization0, config.normalization1,
+                inputs={"fixed": str(fixed), "moving": str(moving)},
+            )  # fmt: skip
+    if as_json:
+        print(json.dumps(report if registration.success else registration.to_dict(), indent=2))
+    if not registration.success:
+        raise RegistrationError(
+            f"registration failed: {registration.reason}; nothing written "
+            "(try --rotation-search, another --matcher, or --transform similarity)"
+        )
+    if not quiet and not as_json:
+        _print_summary(registration, out)
+
+
+def _print_summary(registration: Any, out: Path) -> None:
+    rmse = f"{registration.rmse:.2f} px" if registration.rmse is not None else "n/a"
+    print(
+        f"{registration.transform.value}: {registration.num_inliers} inliers of "
+        f"{registration.num_matches} matches (RMSE {rmse}, rotation "
+        f"{registration.rotation_degrees}°, matcher {registration.matcher}) -> {out}/"
+    )
+
+
+@app.command()
+@_reports_errors
+def match(
+    fixed: Path = typer.Argument(..., help="image 0"),
+    moving: Path = typer.Argument(..., help="image 1"),
+    out: Path = typer.Option(..., "--out", "-o", help="CSV file: x0,y0,x1,y1,confidence"),
+    matcher: str = typer.Option(None, "--matcher", "-m", help=MATCHER_HELP),
+    overrides: list[str] = typer.Option([], "--set", help="matcher config override KEY=VALUE"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Match two images (no geometry) and write the correspondences as CSV."""
+    from .registry import DEFAULT_MATCHER, load_matcher
+
+    matcher_object = load_matcher(matcher or DEFAULT_MATCHER, parse_overrides(overrides))
+    image0, image1 = read_image(fixed), read_image(moving)
+    with _progress(quiet) as on_stage:
+        on_stage("matching")
+        result = matcher_object.match(image0, image1)
+    buffer = text_io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["x0", "y0", "x1", "y1", "confidence"])
+    for row in zip(result.keypoints0, result.keypoints1, result.confidence, strict=True):
+        writer.writerow([f"{row[0][0]:.3f}", f"{row[0][1]:.3f}", f"{row[1][0]:.3f}",
+                         f"{row[1][1]:.3f}", f"{row[2]:.4f}"])  # fmt: skip
+    _write_text_atomic(out, buffer.getvalue())
+    if not quiet:
+        print(f"{len(result)} matches ({matcher_object.name}) -> {out}")
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(str(path), "its folder does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".modalign-", dir=directory)
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+        os.replace(temporary, path)
+    except OSError as err:
+        raise InputError(str(path), f"cannot write ({err.strerror})") from None
+
+
+@app.command(name="list")
+def list_matchers() -> None:
+    """Show every registered matcher and whether it can run offline here."""
+    from .registry import DEFAULT_MATCHER, MATCHERS
+
+    table = Table("name", "kind", "available", "description", box=None)
+    for spec in MATCHERS.values():
+        available, note = spec.availability()
+        name = spec.name + (" (default)" if spec.name == DEFAULT_MATCHER else "")
+        table.add_row(name, spec.kind, ("yes: " if available else "no: ") + note, spec.description)
+    Console(width=max(120, Console().width)).print(table)
+
+
+@app.command()
+@_reports_errors
+def demo(
+    out: Path = typer.Option(Path("modalign-demo"), "--out", "-o", help="output folder"),
+    matcher: str = typer.Option(None, "--matcher", "-m", help=MATCHER_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Register a built-in visible / simulated-thermal pair and report the error."""
+    from .demo import run_demo
+
+    with _progress(quiet) as on_stage:
+        result = run_demo(out, matcher, on_stage)
+    print(result.summary())
+
+
+def main() -> None:
+    """Entry point with logging configured for the command line."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,200 @@
+"""Robust estimation of the moving-to-fixed transform from matches.
+
+Affine and homography models use OpenCV's USAC with MAGSAC++ scoring. OpenCV's USAC has
+no 4-DoF (similarity) solver, so similarity uses OpenCV's RANSAC with Levenberg-Marquardt
+refinement. Every candidate is checked for degeneracy (flips, extreme scale or shear,
+a horizon crossing the moving image, collinear inliers) before it can be returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from ..types import TransformType
+from .transforms import corners, normalize_homography, transform_points
+
+TransformChoice = Literal["auto", "similarity", "affine", "homography"]
+
+
+@dataclass(frozen=True)
+class GeometryConfig:
+    """Robust estimation settings.
+
+    Attributes:
+        transform: model to fit, or "auto" to choose by inlier support.
+        threshold: inlier threshold in fixed-image pixels (MAGSAC's maximum sigma).
+        confidence: RANSAC confidence.
+        max_iterations: RANSAC iteration cap.
+        min_inliers: fewer inliers than this is a failed registration.
+        dof_penalty: in "auto", each extra degree of freedom beyond the similarity's 4
+            costs this fraction of the inlier count.
+        max_scale: largest accepted scale change (and its inverse), per axis.
+        max_anisotropy: largest accepted ratio of the two axis scales (shear/stretch).
+        min_inlier_spread: inliers must cover at least this fraction of the moving
+            image (convex-hull area); guards against collinear or clustered support.
+    """
+
+    transform: TransformChoice = "auto"
+    threshold: float = 3.0
+    confidence: float = 0.9999
+    max_iterations: int = 10000
+    min_inliers: int = 12
+    dof_penalty: float = 0.025
+    max_scale: float = 8.0
+    max_anisotropy: float = 4.0
+    min_inlier_spread: float = 0.005
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A fitted transform, or the reason there is none (``H_1to0`` None)."""
+
+    transform: TransformType
+    H_1to0: np.ndarray | None
+    inliers: np.ndarray  # [N] bool
+    rmse: float | None
+    reason: str
+
+    @property
+    def num_inliers(self) -> int:
+        return int(self.inliers.sum())
+
+
+def _fit(
+    model: TransformType, points1: np.ndarray, points0: np.ndarray, config: GeometryConfig
+) -> np.ndarray | None:
+    source = points1.astype(np.float32)
+    target = points0.astype(np.float32)
+    if model is TransformType.HOMOGRAPHY:
+        H, _ = cv2.findHomography(
+            source, target, cv2.USAC_MAGSAC, config.threshold,
+            maxIters=config.max_iterations, confidence=config.confidence,
+        )  # fmt: skip
+        return None if H is None else normalize_homography(H)
+    if model is TransformType.AFFINE:
+        A, _ = cv2.estimateAffine2D(
+            source, target, method=cv2.USAC_MAGSAC, ransacReprojThreshold=config.threshold,
+            maxIters=config.max_iterations, confidence=config.confidence,
+        )  # fmt: skip
+    else:
+        A, _ = cv2.estimateAffinePartial2D(
+            source, target, method=cv2.RANSAC, ransacReprojThreshold=config.threshold,
+            maxIters=config.max_iterations, confidence=config.confidence, refineIters=10,
+        )  # fmt: skip
+    return None if A is None else np.vstack([A, [0.0, 0.0, 1.0]])
+
+
+def degeneracy(H_1to0: np.ndarray, size1: tuple[int, int], config: GeometryConfig) -> str | None:
+    """Why a transform is implausible for a registration, or None if it is acceptable."""
+    if not np.isfinite(H_1to0).all():
+        return "transform has non-finite entries"
+    width1, height1 = size1
+    box = corners(width1, height1)
+    w = box @ H_1to0[2, :2] + H_1to0[2, 2]
+    if (w <= 1e-8).any():
+        return "homography sends part of the moving image to infinity"
+    mapped = transform_points(H_1to0, box)
+    edges = np.roll(mapped, -1, axis=0) - mapped
+    turns = (
+        edges[:, 0] * np.roll(edges, -1, axis=0)[:, 1]
+        - edges[:, 1] * np.roll(edges, -1, axis=0)[:, 0]
+    )
+    if (turns <= 0).any():
+        return "transform flips or folds the moving image"
+    centre = np.array([[(width1 - 1) / 2, (height1 - 1) / 2]])
+    jacobian = _jacobian(H_1to0, centre[0])
+    singular = np.linalg.svd(jacobian, compute_uv=False)
+    if singular[0] > config.max_scale or singular[1] < 1 / config.max_scale:
+        return f"extreme scale change ({singular[1]:.3g}–{singular[0]:.3g})"
+    if singular[0] / singular[1] > config.max_anisotropy:
+        return f"extreme shear or stretch (axis ratio {singular[0] / singular[1]:.3g})"
+    return None
+
+
+def _jacobian(H: np.ndarray, point: np.ndarray) -> np.ndarray:
+    x, y = point
+    w = H[2, 0] * x + H[2, 1] * y + H[2, 2]
+    u = H[0, 0] * x + H[0, 1] * y + H[0, 2]
+    v = H[1, 0] * x + H[1, 1] * y + H[1, 2]
+    return np.array(
+        [
+            [(H[0, 0] * w - u * H[2, 0]) / w**2, (H[0, 1] * w - u * H[2, 1]) / w**2],
+            [(H[1, 0] * w - v * H[2, 0]) / w**2, (H[1, 1] * w - v * H[2, 1]) / w**2],
+        ]
+    )
+
+
+def residuals(H_1to0: np.ndarray, points1: np.ndarray, points0: np.ndarray) -> np.ndarray:
+    """[N] distance in fixed pixels between H_1to0·points1 and points0."""
+    error = np.linalg.norm(transform_points(H_1to0, points1) - points0, axis=1)
+    return np.where(np.isfinite(error), error, np.inf)
+
+
+def _spread(points: np.ndarray, size: tuple[int, int]) -> float:
+    if len(points) < 3:
+        return 0.0
+    hull = cv2.convexHull(points.astype(np.float32))
+    return float(cv2.contourArea(hull)) / float(size[0] * size[1])
+
+
+def fit_model(
+    model: TransformType,
+    points1: np.ndarray,
+    points0: np.ndarray,
+    size1: tuple[int, int],
+    config: GeometryConfig,
+) -> Estimate:
+    """Fit one model robustly and check it; ``H_1to0`` is None when it is not acceptable."""
+    empty = np.zeros(len(points0), dtype=bool)
+    minimal = {TransformType.SIMILARITY: 2, TransformType.AFFINE: 3, TransformType.HOMOGRAPHY: 4}
+    if len(points0) < max(minimal[model] + 1, config.min_inliers):
+        return Estimate(model, None, empty, None, f"too few matches ({len(points0)})")
+    H = _fit(model, points1, points0, config)
+    if H is None:
+        return Estimate(model, None, empty, None, f"no {model.value} could be fitted")
+    error = residuals(H, points1, points0)
+    inliers = error < config.threshold
+    rmse = float(np.sqrt(np.mean(error[inliers] ** 2))) if inliers.any() else None
+    problem = degeneracy(H, size1, config)
+    if problem is None and inliers.sum() < config.min_inliers:
+        problem = f"too few inliers ({int(inliers.sum())} < {config.min_inliers})"
+    if problem is None and _spread(points1[inliers], size1) < config.min_inlier_spread:
+        problem = "inliers are collinear or clustered in a tiny area"
+    if problem is not None:
+        return Estimate(model, None, inliers, rmse, problem)
+    return Estimate(model, H, inliers, rmse, "ok")
+
+
+def estimate_transform(
+    points1: np.ndarray,
+    points0: np.ndarray,
+    size1: tuple[int, int],
+    config: GeometryConfig,
+) -> Estimate:
+    """Estimate H_1to0 from matched points.
+
+    Args:
+        points1: [N, 2] moving-image points.
+        points0: [N, 2] fixed-image points.
+        size1: (width, height) of the moving image.
+    Returns:
+        The chosen :class:`Estimate`. In "auto" mode it is the valid model with the
+        highest inlier count after the degree-of-freedom penalty; if none is valid, the
+        failure of the model with the most inliers (to report its reason).
+    """
+    if config.transform != "auto":
+        return fit_model(TransformType(config.transform), points1, points0, size1, config)
+    candidates = [fit_model(m, points1, points0, size1, config) for m in TransformType]
+    valid = [c for c in candidates if c.H_1to0 is not None]
+    if not valid:
+        return max(candidates, key=lambda c: c.num_inliers)
+
+    def score(candidate: Estimate) -> float:
+        extra = candidate.transform.degrees_of_freedom - 4
+        return candidate.num_inliers * (1.0 - config.dof_penalty * extra)
+
+    return max(valid, key=score)

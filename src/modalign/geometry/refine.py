@@ -1,0 +1,142 @@
+"""Dense sub-pixel refinement of a transform on modality-invariant structure maps.
+
+Matched keypoints of two modalities are detected independently and typically sit 1–3 px
+apart even when the match is right. Once a robust estimate exists, the transform is
+polished by maximising the enhanced correlation coefficient (ECC, Evangelidis & Psarakis
+2008; OpenCV's ``findTransformECC``) between the phase-congruency maps of the fixed image
+and the moving image, which correlate across sensors where raw intensities do not.
+
+The refined transform replaces the estimate only if it passes every check: ECC
+converged, the transform moved by less than ``max_change`` pixels,
+the final correlation is at least ``min_correlation``, it is not degenerate, and it keeps
+at least ``min_inlier_fraction`` of the robust inliers (the last two are checked by the
+pipeline, which has the matches).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..structure import PhaseConfig, phase_congruency
+from ..types import TransformType
+from .transforms import grid_points, resize_transform, transform_points
+
+logger = logging.getLogger(__name__)
+
+_MOTION = {
+    TransformType.SIMILARITY: cv2.MOTION_AFFINE,
+    TransformType.AFFINE: cv2.MOTION_AFFINE,
+    TransformType.HOMOGRAPHY: cv2.MOTION_HOMOGRAPHY,
+}
+
+
+@dataclass(frozen=True)
+class RefineConfig:
+    """Dense refinement settings.
+
+    Attributes:
+        enabled: refine at all.
+        max_size: the structure maps are computed with the longer side at most this...
+        min_size: ...and at least this: small images are upsampled, as the filters'
+            shortest wavelength (3 px) is too coarse for their structure otherwise.
+        iterations: ECC iteration cap; epsilon: its convergence threshold.
+        smoothing: Gaussian kernel size ECC applies to both maps (odd).
+        max_change: reject a refinement that moves any grid point by more than this
+            (fixed-image pixels).
+        min_correlation: reject it if the final ECC correlation is lower.
+        min_inlier_fraction: reject it if fewer of the robust inliers stay within twice
+            the inlier threshold (matched keypoints of two modalities are themselves
+            off by 1–3 px, so a better transform may push some just past it).
+    """
+
+    enabled: bool = True
+    max_size: int = 768
+    min_size: int = 512
+    iterations: int = 60
+    epsilon: float = 1e-5
+    smoothing: int = 5
+    max_change: float = 15.0
+    min_correlation: float = 0.2
+    min_inlier_fraction: float = 0.8
+
+
+def _structure(image: np.ndarray, config: RefineConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Square-root PC maximum moment at working size, and the original->working map."""
+    height, width = image.shape
+    scale = min(1.0, config.max_size / max(height, width))
+    if max(height, width) < config.min_size:
+        scale = config.min_size / max(height, width)
+    to_work = np.eye(3)
+    if scale != 1.0:
+        size = (max(8, round(width * scale)), max(8, round(height * scale)))
+        image = cv2.resize(
+            image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+        )
+        to_work = resize_transform(size[0] / width, size[1] / height)
+    moment = phase_congruency(image, PhaseConfig()).max_moment
+    return np.sqrt(np.maximum(moment, 0)).astype(np.float32), to_work
+
+
+def _closest_similarity(H: np.ndarray, size1: tuple[int, int]) -> np.ndarray:
+    points = grid_points(*size1)
+    matrix, _ = cv2.estimateAffinePartial2D(
+        points.astype(np.float32), transform_points(H, points).astype(np.float32), method=cv2.LMEDS
+    )
+    return np.vstack([matrix, [0.0, 0.0, 1.0]])
+
+
+def refine_transform(
+    image0: np.ndarray,
+    image1: np.ndarray,
+    H_1to0: np.ndarray,
+    transform: TransformType,
+    config: RefineConfig,
+) -> tuple[np.ndarray, str]:
+    """Polish H_1to0 by ECC on phase-congruency maps.
+
+    Args:
+        image0, image1: [H, W] float32 fixed / moving images in [0, 1].
+        H_1to0: [3, 3] robust estimate.
+    Returns:
+        (refined H_1to0, "refined") or (the input H_1to0, why it was kept).
+    """
+    structure0, to_work0 = _structure(image0, config)
+    structure1, to_work1 = _structure(image1, config)
+    H_work = to_work0 @ H_1to0 @ np.linalg.inv(to_work1)
+    warp = np.linalg.inv(H_work)  # ECC's warp maps template (fixed) to input (moving)
+    warp /= warp[2, 2]
+    motion = _MOTION[transform]
+    if motion == cv2.MOTION_AFFINE:
+        warp = warp[:2]
+    # the mask (on the moving map) confines ECC to where the two images overlap
+    mask = np.zeros(structure1.shape, np.uint8)
+    margin = config.smoothing + 2
+    mask[margin:-margin, margin:-margin] = 1
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, config.iterations, config.epsilon)
+    try:
+        correlation, refined = cv2.findTransformECC(
+            structure0, structure1, warp.astype(np.float32), motion, criteria, mask,
+            config.smoothing,
+        )  # fmt: skip
+    except cv2.error:
+        return H_1to0, "kept: ECC did not converge"
+    if correlation < config.min_correlation:
+        return H_1to0, f"kept: structure maps correlate too weakly ({correlation:.2f})"
+    refined = np.vstack([refined, [0, 0, 1]]) if refined.shape[0] == 2 else refined
+    H_refined = np.linalg.inv(to_work0) @ np.linalg.inv(refined.astype(np.float64)) @ to_work1
+    H_refined /= H_refined[2, 2]
+    size1 = (image1.shape[1], image1.shape[0])
+    if transform is TransformType.SIMILARITY:
+        H_refined = _closest_similarity(H_refined, size1)
+    points = grid_points(*size1)
+    change = np.linalg.norm(
+        transform_points(H_refined, points) - transform_points(H_1to0, points), axis=1
+    )
+    if not np.isfinite(change).all() or change.max() > config.max_change:
+        return H_1to0, f"kept: refinement moved too far ({np.nanmax(change):.1f} px)"
+    logger.debug("ECC correlation %.3f, max change %.2f px", correlation, change.max())
+    return H_refined, "refined"

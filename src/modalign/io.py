@@ -1,0 +1,204 @@
+"""Reading images of any modality, normalising them, and writing products.
+
+Arrays returned by :func:`read_image` keep the file's dtype and channel count, with
+colour in RGB(A) order. Matchers work on :func:`to_float` output: float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+
+SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+MIN_SIDE = 8
+NormMethod = Literal["auto", "none", "minmax", "percentile", "db", "window"]
+
+
+@dataclass(frozen=True)
+class NormalizationConfig:
+    """How raw intensities become [0, 1].
+
+    Attributes:
+        method: "auto" picks from the dtype and value range (uint8: /255; uint16 and
+            float: percentile stretch; float with a high dynamic range, as SAR amplitude:
+            dB); "none" divides by the dtype's maximum; "minmax"; "percentile" stretches
+            ``percentiles``; "db" applies 10*log10 then a percentile stretch; "window"
+            clips to ``window`` = (centre, width), the CT convention.
+        percentiles: (low, high) percentiles for "percentile" and "db".
+        window: (centre, width) for "window".
+    """
+
+    method: NormMethod = "auto"
+    percentiles: tuple[float, float] = (1.0, 99.0)
+    window: tuple[float, float] | None = None
+
+    @classmethod
+    def parse(cls, spec: str, source: str = "--normalize") -> NormalizationConfig:
+        """Parse ``auto``, ``none``, ``minmax``, ``db``, ``percentile[:lo,hi]``, ``window:c,w``."""
+        name, _, arguments = spec.partition(":")
+        name = name.strip().lower()
+        try:
+            values = tuple(float(v) for v in arguments.split(",")) if arguments else ()
+        except ValueError:
+            raise InputError(source, f"cannot read numbers in {spec!r}") from None
+        if name in ("auto", "none", "minmax", "db") and not values:
+            return cls(method=name)  # type: ignore[arg-type]
+        if name == "percentile" and len(values) in (0, 2):
+            low, high = values or (1.0, 99.0)
+            if not 0 <= low < high <= 100:
+                raise InputError(source, f"percentiles must satisfy 0 <= low < high <= 100: {spec}")
+            return cls(method="percentile", percentiles=(low, high))
+        if name == "window" and len(values) == 2 and values[1] > 0:
+            return cls(method="window", window=(values[0], values[1]))
+        raise InputError(
+            source,
+            f"unknown normalisation {spec!r}",
+            "use auto, none, minmax, db, percentile[:LOW,HIGH] or window:CENTRE,WIDTH",
+        )
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file as [H, W] or [H, W, C] (RGB/RGBA order), keeping its dtype.
+
+    Raises:
+        InputError: missing, unreadable, unsupported, corrupt, too small, or non-finite.
+    """
+    path = Path(path)
+    source = str(path)
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise InputError(
+            source,
+            f"unsupported format {path.suffix or '(no extension)'!r}",
+            "use PNG, JPEG, TIFF or BMP",
+        )
+    if not path.exists():
+        raise InputError(source, "no such file")
+    if path.is_dir():
+        raise InputError(source, "is a directory, not an image")
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as err:
+        raise InputError(source, f"cannot read ({err.strerror})") from None
+    if data.size == 0:
+        raise InputError(source, "file is empty")
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise InputError(source, "cannot decode: corrupt or not really a PNG/JPEG/TIFF/BMP")
+    return check_image(_to_rgb(image), source)
+
+
+def _to_rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 3 and image.shape[2] == 1:
+        return image[..., 0]
+    if image.ndim == 3 and image.shape[2] == 2:  # gray + alpha
+        return image[..., 0]
+    if image.ndim == 3 and image.shape[2] == 3:
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA)
+    return image
+
+
+def check_image(image: np.ndarray, source: str = "image") -> np.ndarray:
+    """Validate an in-memory image array: shape, size, dtype and finiteness."""
+    image = np.asarray(image)
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 3, 4)):
+        raise InputError(source, f"expected an H×W or H×W×{{1,3,4}} image, got shape {image.shape}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[..., 0]
+    height, width = image.shape[:2]
+    if min(height, width) < MIN_SIDE:
+        raise InputError(
+            source, f"image is {width}x{height} pixels", f"need at least {MIN_SIDE}x{MIN_SIDE}"
+        )
+    if image.dtype == bool or not (
+        np.issubdtype(image.dtype, np.integer) or np.issubdtype(image.dtype, np.floating)
+    ):
+        raise InputError(source, f"unsupported pixel type {image.dtype}")
+    if np.issubdtype(image.dtype, np.floating) and not np.isfinite(image).all():
+        raise InputError(source, "contains NaN or infinite values", "mask or fill them first")
+    return image
+
+
+def _stretch(values: np.ndarray, low: float, high: float) -> np.ndarray:
+    if high <= low:
+        return np.zeros_like(values, dtype=np.float32)
+    return np.clip((values - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def _auto_method(image: np.ndarray) -> NormMethod:
+    if image.dtype == np.uint8:
+        return "none"
+    if np.issubdtype(image.dtype, np.floating) and image.min() >= 0:
+        positive = image[image > 0]
+        if positive.size and np.percentile(positive, 99.9) > 100 * np.median(positive):
+            return "db"  # amplitude data spanning decades, e.g. SAR
+    return "percentile"
+
+
+def to_float(image: np.ndarray, config: NormalizationConfig | None = None) -> np.ndarray:
+    """Normalise intensities to float32 in [0, 1], keeping shape; alpha is dropped.
+
+    Args:
+        image: [H, W] or [H, W, C] of any integer or float dtype.
+    Returns:
+        [H, W] or [H, W, 3] float32 in [0, 1].
+    """
+    config = config or NormalizationConfig()
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[..., :3]
+    method = _auto_method(image) if config.method == "auto" else config.method
+    values = image.astype(np.float32)
+    if method == "none":
+        scale = np.iinfo(image.dtype).max if np.issubdtype(image.dtype, np.integer) else 1.0
+        return np.clip(values / scale, 0.0, 1.0)
+    if method == "minmax":
+        return _stretch(values, float(values.min()), float(values.max()))
+    if method == "window":
+        if config.window is None:
+            raise InputError("normalisation", "window needs (centre, width)")
+        centre, width = config.window
+        return _stretch(values, centre - width / 2, centre + width / 2)
+    if method == "db":
+        floor = np.percentile(values[values > 0], 0.1) if (values > 0).any() else 1.0
+        values = 10.0 * np.log10(np.maximum(values, floor))
+    low, high = np.percentile(values, config.percentiles)
+    return _stretch(values, float(low), float(high))
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """[H, W] float32 luminance of a float [0, 1] image ([H, W] or [H, W, 3])."""
+    if image.ndim == 2:
+        return image.astype(np.float32, copy=False)
+    return cv2.cvtColor(image.astype(np.float32, copy=False), cv2.COLOR_RGB2GRAY)
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float [0, 1] to uint8 for display products."""
+    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def encode_image(path: str | os.PathLike, image: np.ndarray) -> bytes:
+    """Encode an RGB(A)/gray array in the format given by ``path``'s suffix."""
+    path = Path(path)
+    array = image
+    if image.ndim == 3 and image.shape[2] == 3:
+        array = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    elif image.ndim == 3 and image.shape[2] == 4:
+        array = cv2.cvtColor(image, cv2.COLOR_RGBA2BGRA)
+    ok, buffer = cv2.imencode(path.suffix, array)
+    if not ok:
+        raise InputError(str(path), f"cannot encode a {image.dtype} image as {path.suffix}")
+    return buffer.tobytes()
+
+
+def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
+    """Write an RGB(A)/gray array; the format follows the suffix."""
+    Path(path).write_bytes(encode_image(path, image))

@@ -1,0 +1,165 @@
+"""The one interface every matcher implements, classical or learned.
+
+A subclass declares a frozen ``Config`` dataclass (deriving from :class:`MatcherConfig`)
+and implements :meth:`Matcher._match` on normalised images at working resolution; the
+base class handles reading, normalisation, resizing and mapping results back to the
+original pixels.
+"""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import cv2
+import numpy as np
+
+from ..config import from_dict, to_dict
+from ..geometry.transforms import resize_transform, transform_points
+from ..io import NormalizationConfig, check_image, read_image, to_float, to_gray
+from ..types import MatchResult
+
+ImageInput = str | os.PathLike | np.ndarray
+
+
+@dataclass(frozen=True)
+class MatcherConfig:
+    """Settings every matcher has.
+
+    Attributes:
+        max_size: images whose longer side exceeds this are matched at reduced
+            resolution (aspect kept) and the keypoints mapped back.
+        min_size: images whose longer side is below this are upsampled to it (0: never).
+    """
+
+    max_size: int = 1024
+    min_size: int = 0
+
+
+class Matcher(ABC):
+    """Finds correspondences between image 0 (fixed) and image 1 (moving)."""
+
+    Config: ClassVar[type[MatcherConfig]] = MatcherConfig
+    grayscale: ClassVar[bool] = True  # whether _match receives [H, W] or [H, W, 3]
+
+    def __init__(self, config: MatcherConfig | dict[str, Any] | None = None, name: str = ""):
+        if config is None:
+            config = self.Config()
+        elif isinstance(config, dict):
+            config = from_dict(self.Config, config)
+        elif not isinstance(config, self.Config):
+            raise TypeError(f"expected {self.Config.__name__}, got {type(config).__name__}")
+        self.config = config
+        self.name = name or type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, config={to_dict(self.config)})"
+
+    @staticmethod
+    def prepare(
+        image: ImageInput, normalization: NormalizationConfig | None = None, source: str = "image"
+    ) -> np.ndarray:
+        """Read (if a path) and normalise an image to float32 [0, 1], [H, W] or [H, W, 3]."""
+        if isinstance(image, str | os.PathLike):
+            array = read_image(image)
+        else:
+            array = check_image(image, source)
+        return to_float(array, normalization)
+
+    def match(
+        self,
+        image0: ImageInput,
+        image1: ImageInput,
+        normalization0: NormalizationConfig | None = None,
+        normalization1: NormalizationConfig | None = None,
+    ) -> MatchResult:
+        """Match two images given as paths or arrays (any dtype, gray/RGB/RGBA).
+
+        Returns:
+            A :class:`MatchResult` in original-image pixel coordinates.
+        """
+        float0 = self.prepare(image0, normalization0, "image0")
+        float1 = self.prepare(image1, normalization1, "image1")
+        return self.match_normalized(float0, float1)
+
+    def match_normalized(self, image0: np.ndarray, image1: np.ndarray) -> MatchResult:
+        """Match float32 [0, 1] images ([H, W] or [H, W, 3]) already normalised."""
+        size0 = (image0.shape[1], image0.shape[0])
+        size1 = (image1.shape[1], image1.shape[0])
+        work0, to_work0 = self._to_working(image0)
+        work1, to_work1 = self._to_working(image1)
+        keypoints0, keypoints1, confidence = self._match(work0, work1)
+        if len(keypoints0) == 0:
+            return MatchResult.empty(size0, size1)
+        keypoints0 = transform_points(np.linalg.inv(to_work0), keypoints0)
+        keypoints1 = transform_points(np.linalg.inv(to_work1), keypoints1)
+        return MatchResult(keypoints0, keypoints1, confidence, size0, size1)
+
+    def _to_working(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Colour handling and downscaling; returns the image and original->working map."""
+        if self.grayscale:
+            image = to_gray(image)
+        elif image.ndim == 2:
+            image = np.repeat(image[..., None], 3, axis=2)
+        height, width = image.shape[:2]
+        longer = max(height, width)
+        scale = min(1.0, self.config.max_size / longer)
+        if 0 < longer < self.config.min_size:
+            scale = self.config.min_size / longer
+        if scale == 1.0:
+            return np.ascontiguousarray(image, dtype=np.float32), np.eye(3)
+        new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, (new_width, new_height), interpolation=interpolation)
+        return resized, resize_transform(new_width / width, new_height / height)
+
+    @abstractmethod
+    def _match(
+        self, image0: np.ndarray, image1: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Match working-resolution images.
+
+        Args:
+            image0, image1: float32 [H, W] (or [H, W, 3] if not ``grayscale``) in [0, 1].
+        Returns:
+            keypoints0 [N, 2], keypoints1 [N, 2] in working pixels, confidence [N] in [0, 1].
+        """
+
+
+def mutual_ratio_match(
+    descriptors0: np.ndarray,
+    descriptors1: np.ndarray,
+    ratio: float,
+    mutual: bool,
+    norm: int = cv2.NORM_L2,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Nearest-neighbour matching with Lowe's ratio test and an optional mutual check.
+
+    Args:
+        descriptors0: [N0, D], descriptors1: [N1, D] (float32, or uint8 for NORM_HAMMING).
+        ratio: keep a match if d1 < ratio · d2 (1.0 disables the test).
+    Returns:
+        index0 [M], index1 [M], confidence [M] = 1 - d1 / d2 (clipped to [0, 1]).
+    """
+    empty = np.zeros(0, dtype=int), np.zeros(0, dtype=int), np.zeros(0)
+    if len(descriptors0) < 2 or len(descriptors1) < 2:
+        return empty
+    matcher = cv2.BFMatcher(norm)
+    knn = matcher.knnMatch(descriptors0, descriptors1, k=2)
+    pairs = [
+        (m[0].queryIdx, m[0].trainIdx, m[0].distance, m[1].distance) for m in knn if len(m) == 2
+    ]
+    if not pairs:
+        return empty
+    index0, index1, first, second = (np.array(v) for v in zip(*pairs, strict=True))
+    keep = first < ratio * np.maximum(second, 1e-12)
+    if mutual:
+        reverse = matcher.match(descriptors1, descriptors0)
+        best0_of1 = np.full(len(descriptors1), -1)
+        for m in reverse:
+            best0_of1[m.queryIdx] = m.trainIdx
+        keep &= best0_of1[index1] == index0
+    confidence = np.clip(1.0 - first / np.maximum(second, 1e-12), 0.0, 1.0)
+    return index0[keep].astype(int), index1[keep].astype(int), confidence[keep]

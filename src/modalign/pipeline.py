@@ -1,0 +1,188 @@
+"""The registration pipeline: normalise -> match (with optional rotation search) -> fit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from ._version import __version__
+from .geometry.estimate import (
+    Estimate,
+    GeometryConfig,
+    degeneracy,
+    estimate_transform,
+    residuals,
+)
+from .geometry.refine import RefineConfig, refine_transform
+from .geometry.transforms import rotate90, rotation90_transform, transform_points
+from .io import NormalizationConfig, to_gray
+from .matchers.base import ImageInput, Matcher
+from .registry import DEFAULT_MATCHER, load_matcher
+from .types import MatchResult, Registration
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RegisterConfig:
+    """Everything that decides a registration.
+
+    Attributes:
+        matcher: registry name.
+        matcher_conf: overrides of that matcher's config.
+        geometry: robust estimation settings (transform model, threshold, checks).
+        refine: dense sub-pixel refinement of the robust estimate.
+        rotation_search: also try the moving image turned by 90, 180 and 270 degrees.
+        normalization0, normalization1: intensity normalisation of fixed / moving.
+    """
+
+    matcher: str = DEFAULT_MATCHER
+    matcher_conf: dict[str, Any] = field(default_factory=dict)
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)
+    refine: RefineConfig = field(default_factory=RefineConfig)
+    rotation_search: bool = False
+    normalization0: NormalizationConfig = field(default_factory=NormalizationConfig)
+    normalization1: NormalizationConfig = field(default_factory=NormalizationConfig)
+
+
+def _rank(estimate: Estimate) -> tuple[bool, int]:
+    return estimate.H_1to0 is not None, estimate.num_inliers
+
+
+def match_with_rotations(
+    matcher: Matcher,
+    image0: np.ndarray,
+    image1: np.ndarray,
+    geometry: GeometryConfig,
+    rotation_search: bool,
+) -> tuple[MatchResult, Estimate, int, dict[str, float]]:
+    """Match and fit for each tried rotation of image 1; keep the best.
+
+    Args:
+        image0, image1: normalised float32 images.
+    Returns:
+        (matches in original moving pixels, estimate, quarter turns applied, timings).
+    """
+    height1, width1 = image1.shape[:2]
+    timings = {"match": 0.0, "estimate": 0.0}
+    best: tuple[MatchResult, Estimate, int] | None = None
+    for quarter in range(4) if rotation_search else (0,):
+        start = time.perf_counter()
+        result = matcher.match_normalized(image0, rotate90(image1, quarter))
+        to_original = np.linalg.inv(rotation90_transform(quarter, width1, height1))
+        keypoints1 = transform_points(to_original, result.keypoints1)
+        matches = MatchResult(
+            result.keypoints0, keypoints1, result.confidence, result.image_size0, (width1, height1)
+        )
+        timings["match"] += time.perf_counter() - start
+        start = time.perf_counter()
+        estimate = estimate_transform(keypoints1, matches.keypoints0, (width1, height1), geometry)
+        timings["estimate"] += time.perf_counter() - start
+        logger.debug("rotation %d°: %d matches, %s", 90 * quarter, len(matches), estimate.reason)
+        if best is None or _rank(estimate) > _rank(best[1]):
+            best = (matches, estimate, quarter)
+    assert best is not None
+    return (*best, timings)
+
+
+def register(
+    fixed: ImageInput,
+    moving: ImageInput,
+    matcher: str | Matcher | None = None,
+    transform: str | None = None,
+    rotation_search: bool | None = None,
+    config: RegisterConfig | None = None,
+    on_stage: Callable[[str], None] | None = None,
+) -> Registration:
+    """Register ``moving`` (image 1) onto ``fixed`` (image 0).
+
+    Args:
+        fixed, moving: file paths or arrays ([H, W] or [H, W, C], any dtype).
+        matcher: registry name or a :class:`Matcher`; overrides ``config.matcher``.
+        transform: "auto", "similarity", "affine" or "homography"; overrides the config.
+        rotation_search: overrides ``config.rotation_search``.
+        config: the full configuration (defaults if None).
+        on_stage: called with the name of each stage as it starts (for progress display).
+    Returns:
+        A :class:`Registration`; ``success`` False and ``H_1to0`` None if it failed.
+    """
+    config = config or RegisterConfig()
+    if transform is not None:
+        config = replace(config, geometry=replace(config.geometry, transform=transform))
+    if rotation_search is not None:
+        config = replace(config, rotation_search=rotation_search)
+    notify = on_stage or (lambda stage: None)
+
+    notify("reading")
+    start = time.perf_counter()
+    image0 = Matcher.prepare(fixed, config.normalization0, "fixed image")
+    image1 = Matcher.prepare(moving, config.normalization1, "moving image")
+    timings = {"read": time.perf_counter() - start}
+    if isinstance(matcher, Matcher):
+        matcher_object = matcher
+    else:
+        matcher_object = load_matcher(matcher or config.matcher, config.matcher_conf)
+
+    notify("matching")
+    matches, estimate, quarter, stage_timings = match_with_rotations(
+        matcher_object, image0, image1, config.geometry, config.rotation_search
+    )
+    timings.update(stage_timings)
+    refinement = "off"
+    if estimate.H_1to0 is not None and config.refine.enabled:
+        notify("refining")
+        start = time.perf_counter()
+        estimate, refinement = _refined(estimate, matches, image0, image1, config)
+        timings["refine"] = time.perf_counter() - start
+    num_inliers = estimate.num_inliers
+    return Registration(
+        success=estimate.H_1to0 is not None,
+        reason=estimate.reason,
+        refinement=refinement,
+        matcher=matcher_object.name,
+        transform=estimate.transform,
+        H_1to0=estimate.H_1to0,
+        num_matches=len(matches),
+        num_inliers=num_inliers,
+        inlier_ratio=num_inliers / len(matches) if len(matches) else 0.0,
+        rmse=estimate.rmse,
+        rotation_degrees=90 * quarter,
+        image_size0=matches.image_size0,
+        image_size1=matches.image_size1,
+        timings=timings,
+        matches=matches,
+        inliers=estimate.inliers,
+        version=__version__,
+    )
+
+
+def _refined(
+    estimate: Estimate,
+    matches: MatchResult,
+    image0: np.ndarray,
+    image1: np.ndarray,
+    config: RegisterConfig,
+) -> tuple[Estimate, str]:
+    """The estimate after dense refinement, if the refined transform passes the checks."""
+    assert estimate.H_1to0 is not None
+    H, note = refine_transform(
+        to_gray(image0), to_gray(image1), estimate.H_1to0, estimate.transform, config.refine
+    )
+    if note != "refined":
+        return estimate, note
+    problem = degeneracy(H, matches.image_size1, config.geometry)
+    if problem:
+        return estimate, f"kept: refined transform is degenerate ({problem})"
+    error = residuals(H, matches.keypoints1, matches.keypoints0)
+    inliers = error < config.geometry.threshold
+    near = error < 2 * config.geometry.threshold
+    kept = (near & estimate.inliers).sum() / max(estimate.num_inliers, 1)
+    if kept < config.refine.min_inlier_fraction:
+        return estimate, f"kept: refined transform keeps only {kept:.0%} of the inliers"
+    rmse = float(np.sqrt(np.mean(error[inliers] ** 2)))
+    return Estimate(estimate.transform, H, inliers, rmse, estimate.reason), note

@@ -1,0 +1,117 @@
+"""Writing the registration products into an output folder, all or nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .io import NormalizationConfig, encode_image, to_float, to_gray
+from .types import Registration
+from .viz import checkerboard, draw_matches, overlay
+
+REGISTERED_NAME = "moving_registered"
+DISPLAY_PRODUCTS = ("checkerboard.png", "overlay.png", "matches.png")
+JSON_NAME = "registration.json"
+
+
+def registered_name(moving: np.ndarray) -> str:
+    """PNG for 8/16-bit images (dtype kept); TIFF for any other dtype, e.g. float32."""
+    suffix = ".png" if moving.dtype in (np.uint8, np.uint16) else ".tif"
+    return REGISTERED_NAME + suffix
+
+
+def render_products(
+    registration: Registration,
+    fixed: np.ndarray,
+    moving: np.ndarray,
+    normalization0: NormalizationConfig | None = None,
+    normalization1: NormalizationConfig | None = None,
+) -> dict[str, np.ndarray]:
+    """Image products of a successful registration, by file name."""
+    gray0 = to_gray(to_float(fixed, normalization0))
+    gray1 = to_gray(to_float(moving, normalization1))
+    warped, valid = registration.warp(moving)
+    warped_gray, _ = registration.warp(gray1)
+    products = {registered_name(moving): warped}
+    products["checkerboard.png"] = checkerboard(gray0, warped_gray, valid)
+    products["overlay.png"] = overlay(gray0, warped_gray, valid)
+    matches = registration.matches
+    inliers = registration.inliers
+    if matches is not None and inliers is not None:
+        kept = matches.subset(inliers)
+        products["matches.png"] = draw_matches(gray0, gray1, kept.keypoints0, kept.keypoints1)
+    return products
+
+
+def write_products(
+    out_dir: str | os.PathLike,
+    images: dict[str, np.ndarray],
+    report: dict[str, Any],
+) -> list[Path]:
+    """Write images and ``registration.json`` into ``out_dir`` atomically.
+
+    Everything is encoded first and staged in a hidden folder inside ``out_dir``, then
+    moved into place; on any error nothing is left behind (and a folder this call
+    created is removed).
+    """
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(str(out), "exists and is not a folder")
+    encoded = {name: encode_image(name, image) for name, image in images.items()}
+    encoded[JSON_NAME] = (json.dumps(report, indent=2) + "\n").encode()
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".modalign-", dir=out))
+    except OSError as err:
+        raise InputError(str(out), f"cannot create output folder ({err.strerror})") from None
+    written: list[Path] = []
+    try:
+        for name, data in encoded.items():
+            (staging / name).write_bytes(data)
+        for name in encoded:
+            target = out / name
+            os.replace(staging / name, target)
+            written.append(target)
+    except OSError as err:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise InputError(str(out), f"cannot write products ({err.strerror})") from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written
+
+
+def save_registration(
+    out_dir: str | os.PathLike,
+    registration: Registration,
+    fixed: np.ndarray,
+    moving: np.ndarray,
+    normalization0: NormalizationConfig | None = None,
+    normalization1: NormalizationConfig | None = None,
+    inputs: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Render and write every product of a successful registration; returns the report.
+
+    Raises:
+        RegistrationError: if the registration failed (nothing is written then).
+    """
+    from .errors import RegistrationError
+
+    if not registration.success:
+        raise RegistrationError(f"registration failed: {registration.reason}")
+    images = render_products(registration, fixed, moving, normalization0, normalization1)
+    report = registration.to_dict()
+    report["inputs"] = inputs or {}
+    report["products"] = sorted([*images, JSON_NAME])
+    write_products(out_dir, images, report)
+    return report

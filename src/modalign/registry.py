@@ -1,0 +1,119 @@
+"""Declarative table of matchers: name -> factory, preset and description.
+
+Factories are "module:Class" strings imported only when the matcher is loaded, so listing
+matchers stays cheap and optional extras are not imported until used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass, field
+from typing import Any
+
+from .config import from_dict, merge
+from .errors import ConfigError, InputError
+from .matchers.base import Matcher
+
+DEFAULT_MATCHER = "rift"
+
+
+@dataclass(frozen=True)
+class MatcherSpec:
+    """One row of the registry.
+
+    Attributes:
+        name: what users type.
+        target: "module:Class" of a :class:`Matcher` subclass.
+        description: one line for ``modalign list``.
+        preset: config values that this name sets over the class defaults.
+        kind: "classical", "learned" or "peer".
+        requires: importable modules the matcher needs (an extra may provide them).
+        extra: the pip extra that installs ``requires``.
+    """
+
+    name: str
+    target: str
+    description: str
+    preset: dict[str, Any] = field(default_factory=dict)
+    kind: str = "classical"
+    requires: tuple[str, ...] = ()
+    extra: str = ""
+
+    def missing(self) -> list[str]:
+        """Required modules that cannot be imported here."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+    def availability(self) -> tuple[bool, str]:
+        """Whether the matcher can run offline here, and a short explanation."""
+        missing = self.missing()
+        if missing:
+            hint = f"pip install modalign[{self.extra}]" if self.extra else "install them"
+            return False, f"not installed: {', '.join(missing)} ({hint})"
+        if self.kind == "classical":
+            return True, "built in, no weights"
+        return True, "weights available offline"
+
+
+MATCHERS: dict[str, MatcherSpec] = {
+    spec.name: spec
+    for spec in (
+        MatcherSpec(
+            "rift",
+            "modalign.matchers.rift:RIFTMatcher",
+            "RIFT-style phase congruency + maximum index map; radiation-invariant, "
+            "the classical choice for cross-modal pairs",
+        ),
+        MatcherSpec(
+            "sift",
+            "modalign.matchers.classical:SIFTMatcher",
+            "SIFT keypoints and descriptors, ratio test; same-modality pairs",
+        ),
+        MatcherSpec(
+            "orb",
+            "modalign.matchers.classical:ORBMatcher",
+            "ORB binary features, Hamming ratio test; fast, same-modality pairs",
+        ),
+    )
+}
+
+
+def get_spec(name: str) -> MatcherSpec:
+    """The registry row for ``name``; unknown names raise an error listing the known ones."""
+    try:
+        return MATCHERS[name]
+    except KeyError:
+        raise InputError(
+            "--matcher", f"unknown matcher {name!r}", f"known: {', '.join(MATCHERS)}"
+        ) from None
+
+
+def _import(target: str) -> type[Matcher]:
+    module_name, _, class_name = target.partition(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def load_matcher(name: str = DEFAULT_MATCHER, conf: dict[str, Any] | None = None) -> Matcher:
+    """Build a registered matcher from its preset, with optional config overrides.
+
+    Args:
+        name: registry name (``modalign list`` shows them).
+        conf: overrides of the matcher's config fields, e.g. ``{"max_keypoints": 4000}``.
+    Raises:
+        InputError: unknown name or missing optional dependency.
+        ConfigError: unknown config key or wrong type.
+    """
+    spec = get_spec(name)
+    missing = spec.missing()
+    if missing:
+        raise InputError(
+            f"matcher {name!r}",
+            f"needs {', '.join(missing)}",
+            f"pip install modalign[{spec.extra}]" if spec.extra else "install it",
+        )
+    cls = _import(spec.target)
+    try:
+        config = from_dict(cls.Config, merge(spec.preset, conf or {}))
+    except ConfigError as err:
+        raise ConfigError(f"matcher {name!r}: {err}") from None
+    return cls(config, name=name)

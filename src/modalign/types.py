@@ -1,0 +1,158 @@
+"""Result types shared by every matcher and by the registration pipeline.
+
+Coordinate convention (stated once, used everywhere):
+- image 0 is the *fixed* image, image 1 the *moving* image;
+- a pixel position is (x, y) with the origin at the centre of the top-left pixel,
+  x to the right, y down (OpenCV's convention);
+- ``H_1to0`` maps moving pixels to fixed pixels: ``[x0, y0, 1]^T ~ H_1to0 @ [x1, y1, 1]^T``.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+
+class Modality(str, enum.Enum):
+    """Sensor / rendering modality of an image, used for normalisation defaults."""
+
+    UNKNOWN = "unknown"
+    VISIBLE = "visible"
+    INFRARED = "infrared"
+    NIR = "nir"
+    SAR = "sar"
+    DEPTH = "depth"
+    MAP = "map"
+    NIGHT = "night"
+    MRI = "mri"
+    PET = "pet"
+    CT = "ct"
+
+
+class TransformType(str, enum.Enum):
+    """Geometric models that the registration pipeline can estimate."""
+
+    SIMILARITY = "similarity"
+    AFFINE = "affine"
+    HOMOGRAPHY = "homography"
+
+    @property
+    def degrees_of_freedom(self) -> int:
+        return {"similarity": 4, "affine": 6, "homography": 8}[self.value]
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Correspondences between image 0 and image 1, in original-image pixels.
+
+    Attributes:
+        keypoints0: [N, 2] float64 (x, y) in image 0.
+        keypoints1: [N, 2] float64 (x, y) in image 1; row i corresponds to keypoints0[i].
+        confidence: [N] float64 in [0, 1], higher is more certain.
+        image_size0: (width, height) of image 0.
+        image_size1: (width, height) of image 1.
+    """
+
+    keypoints0: np.ndarray
+    keypoints1: np.ndarray
+    confidence: np.ndarray
+    image_size0: tuple[int, int]
+    image_size1: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        k0 = np.asarray(self.keypoints0, dtype=np.float64).reshape(-1, 2)
+        k1 = np.asarray(self.keypoints1, dtype=np.float64).reshape(-1, 2)
+        conf = np.asarray(self.confidence, dtype=np.float64).reshape(-1)
+        if not (len(k0) == len(k1) == len(conf)):
+            raise ValueError(
+                f"MatchResult: {len(k0)} keypoints0, {len(k1)} keypoints1, {len(conf)} confidences"
+            )
+        object.__setattr__(self, "keypoints0", k0)
+        object.__setattr__(self, "keypoints1", k1)
+        object.__setattr__(self, "confidence", conf)
+
+    def __len__(self) -> int:
+        return len(self.keypoints0)
+
+    @classmethod
+    def empty(cls, image_size0: tuple[int, int], image_size1: tuple[int, int]) -> MatchResult:
+        return cls(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0), image_size0, image_size1)
+
+    def subset(self, mask_or_index: np.ndarray) -> MatchResult:
+        """The matches selected by a boolean mask or an index array."""
+        return MatchResult(
+            self.keypoints0[mask_or_index],
+            self.keypoints1[mask_or_index],
+            self.confidence[mask_or_index],
+            self.image_size0,
+            self.image_size1,
+        )
+
+
+@dataclass
+class Registration:
+    """Outcome of registering a moving image onto a fixed image.
+
+    ``H_1to0`` is None when the registration failed: a failure is never reported as a
+    transform. ``reason`` says why it failed (or ``"ok"``); ``refinement`` says whether
+    the dense refinement replaced the robust estimate ("refined") or why not.
+    """
+
+    success: bool
+    reason: str
+    refinement: str
+    matcher: str
+    transform: TransformType | None
+    H_1to0: np.ndarray | None
+    num_matches: int
+    num_inliers: int
+    inlier_ratio: float
+    rmse: float | None
+    rotation_degrees: int
+    image_size0: tuple[int, int]
+    image_size1: tuple[int, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    matches: MatchResult | None = field(default=None, repr=False)
+    inliers: np.ndarray | None = field(default=None, repr=False)
+    version: str = ""
+
+    def warp(
+        self, image: np.ndarray, interpolation: str = "linear"
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Warp a moving-image-sized array onto the fixed grid.
+
+        Args:
+            image: [H1, W1] or [H1, W1, C] array of any dtype OpenCV can warp.
+            interpolation: "linear", "nearest" or "cubic".
+        Returns:
+            (warped [H0, W0(, C)] same dtype as ``image``, valid [H0, W0] bool mask).
+        """
+        from .errors import RegistrationError
+        from .geometry.warp import warp_image
+
+        if self.H_1to0 is None:
+            raise RegistrationError(f"cannot warp: registration failed ({self.reason})")
+        return warp_image(image, self.H_1to0, self.image_size0, interpolation)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (no arrays of matches)."""
+        return {
+            "version": self.version,
+            "success": self.success,
+            "reason": self.reason,
+            "refinement": self.refinement,
+            "matcher": self.matcher,
+            "transform": self.transform.value if self.transform else None,
+            "H_1to0": None if self.H_1to0 is None else np.asarray(self.H_1to0).tolist(),
+            "num_matches": self.num_matches,
+            "num_inliers": self.num_inliers,
+            "inlier_ratio": self.inlier_ratio,
+            "rmse": self.rmse,
+            "rotation_degrees": self.rotation_degrees,
+            "image_size0": list(self.image_size0),
+            "image_size1": list(self.image_size1),
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }
