@@ -151,7 +151,7 @@ def register(
         num_inliers=num_inliers,
         inlier_ratio=num_inliers / len(matches) if len(matches) else 0.0,
         rmse=estimate.rmse,
-        rotation_degrees=90 * quarter,
+        rotation_degrees=(360 - 90 * quarter) % 360,
         image_size0=matches.image_size0,
         image_size1=matches.image_size1,
         timings=timings,

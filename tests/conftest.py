@@ -1,0 +1,51 @@
+"""Shared fixtures: generated images and pairs with known transforms (no copied assets)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+
+def warp_to_moving(fixed: np.ndarray, H_1to0: np.ndarray, size1: tuple[int, int]) -> np.ndarray:
+    """The moving image that H_1to0 maps onto ``fixed``: moving(x1) = fixed(H_1to0 · x1)."""
+    return cv2.warpPerspective(
+        fixed, H_1to0, size1, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderValue=0
+    )
+
+
+def similarity(
+    angle_degrees: float, scale: float, shift: tuple[float, float], centre
+) -> np.ndarray:
+    """3×3 rotation+scale about ``centre`` followed by ``shift``."""
+    angle = np.deg2rad(angle_degrees)
+    rotation = scale * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    H = np.eye(3)
+    H[:2, :2] = rotation
+    H[:2, 2] = np.asarray(centre) - rotation @ np.asarray(centre) + np.asarray(shift)
+    return H
+
+
+@pytest.fixture(scope="session")
+def camera() -> np.ndarray:
+    """512×512 uint8 grayscale photograph shipped with scikit-image."""
+    from skimage import data
+
+    return data.camera()
+
+
+@pytest.fixture(scope="session")
+def astronaut() -> np.ndarray:
+    """512×512×3 uint8 RGB photograph shipped with scikit-image."""
+    from skimage import data
+
+    return data.astronaut()
+
+
+@pytest.fixture(scope="session")
+def homography_pair(camera):
+    """Same-modality pair: (fixed, moving, H_1to0) with a mild perspective homography."""
+    H = similarity(8.0, 0.9, (12.0, -9.0), (255.5, 255.5))
+    H[2, :2] = [1.5e-4, -1.0e-4]
+    moving = warp_to_moving(camera, H, (460, 420))
+    return camera, moving, H

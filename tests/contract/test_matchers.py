@@ -1,0 +1,73 @@
+"""Every registered matcher satisfies the MatchResult contract."""
+
+import numpy as np
+import pytest
+
+from modalign import MATCHERS, MatchResult, load_matcher
+from modalign.errors import ConfigError, InputError
+from modalign.geometry.transforms import transform_points
+
+from ..conftest import warp_to_moving
+
+AVAILABLE = [name for name, spec in MATCHERS.items() if not spec.missing()]
+
+
+def check_contract(result: MatchResult, size0, size1):
+    assert isinstance(result, MatchResult)
+    assert result.keypoints0.shape == (len(result), 2) == result.keypoints1.shape
+    assert result.confidence.shape == (len(result),)
+    assert result.image_size0 == size0 and result.image_size1 == size1
+    assert np.all((result.confidence >= 0) & (result.confidence <= 1))
+    for keypoints, (width, height) in ((result.keypoints0, size0), (result.keypoints1, size1)):
+        assert np.all(keypoints >= -0.5) and np.all(keypoints <= [width - 0.5, height - 0.5])
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_contract_on_odd_sizes_and_inputs_untouched(name, camera):
+    image0 = camera[3:400, 5:371].copy()  # 366 × 397: not a multiple of 8
+    image1 = np.ascontiguousarray(camera[20:301, 30:333][::-1, ::-1])
+    copies = image0.copy(), image1.copy()
+    result = load_matcher(name).match(image0, image1)
+    check_contract(result, (366, 397), (303, 281))
+    np.testing.assert_array_equal(image0, copies[0])
+    np.testing.assert_array_equal(image1, copies[1])
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_featureless_images_give_an_empty_result(name):
+    flat = np.full((120, 90), 128, np.uint8)
+    result = load_matcher(name).match(flat, flat)
+    check_contract(result, (90, 120), (90, 120))
+    assert len(result) == 0
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_accepts_rgb_rgba_16bit_and_float(name, astronaut):
+    rgba = np.concatenate([astronaut, np.full((*astronaut.shape[:2], 1), 255, np.uint8)], -1)
+    sixteen = astronaut[..., 1].astype(np.uint16) * 257
+    result = load_matcher(name).match(rgba, sixteen.astype(np.float32) / 65535.0)
+    check_contract(result, (512, 512), (512, 512))
+    result16 = load_matcher(name).match(astronaut, sixteen)
+    assert len(result16) > 20
+
+
+@pytest.mark.parametrize("name", AVAILABLE)
+def test_downscaled_matching_maps_back_to_original_pixels(name, camera):
+    import cv2
+
+    big = cv2.resize(camera, (900, 900), interpolation=cv2.INTER_CUBIC)
+    H = np.array([[1.0, 0.0, 40.0], [0.0, 1.0, 25.0], [0.0, 0.0, 1.0]])
+    moving = warp_to_moving(big, H, (800, 820))
+    result = load_matcher(name, {"max_size": 400}).match(big, moving)
+    error = np.linalg.norm(transform_points(H, result.keypoints1) - result.keypoints0, axis=1)
+    assert len(result) > 20 and np.median(error) < 3.0
+
+
+def test_registry_presets_and_strict_overrides():
+    matcher = load_matcher("sift", {"max_keypoints": 100})
+    assert matcher.config.max_keypoints == 100 and matcher.name == "sift"
+    with pytest.raises(ConfigError, match="unknown key"):
+        load_matcher("sift", {"max_keypoint": 100})
+    with pytest.raises(InputError, match="unknown matcher"):
+        load_matcher("surf")
+    assert all(spec.availability()[0] for spec in MATCHERS.values() if spec.kind == "classical")

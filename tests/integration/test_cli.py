@@ -1,0 +1,160 @@
+"""The command line end to end in temporary folders."""
+
+import csv
+import json
+
+import cv2
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from modalign.cli import app
+from modalign.eval.metrics import grid_error
+
+runner = CliRunner()
+PRODUCTS = {
+    "moving_registered.png",
+    "checkerboard.png",
+    "overlay.png",
+    "matches.png",
+    "registration.json",
+}
+
+
+@pytest.fixture(scope="module")
+def pair_files(tmp_path_factory, homography_pair):
+    folder = tmp_path_factory.mktemp("pair")
+    fixed, moving, H = homography_pair
+    cv2.imwrite(str(folder / "fixed.png"), fixed)
+    cv2.imwrite(str(folder / "moving.png"), moving)
+    return folder / "fixed.png", folder / "moving.png", H
+
+
+def test_register_writes_exactly_the_products(tmp_path, pair_files):
+    fixed, moving, H = pair_files
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["register", str(fixed), str(moving), "-o", str(out), "-m", "sift"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} == PRODUCTS
+    report = json.loads((out / "registration.json").read_text())
+    assert report["success"] and report["matcher"] == "sift" and report["version"]
+    assert grid_error(np.array(report["H_1to0"]), H, tuple(report["image_size1"])) < 0.5
+    assert set(report["timings"]) >= {"read", "match", "estimate"}
+    assert report["num_inliers"] <= report["num_matches"] and report["rmse"] < 3
+    registered = cv2.imread(str(out / "moving_registered.png"), cv2.IMREAD_UNCHANGED)
+    assert registered.shape == (512, 512) and registered.dtype == np.uint8
+
+
+def test_register_json_to_stdout_and_16bit_output(tmp_path, pair_files):
+    fixed, moving, _ = pair_files
+    moving16 = tmp_path / "moving16.png"
+    cv2.imwrite(str(moving16), cv2.imread(str(moving), 0).astype(np.uint16) * 257)
+    out = tmp_path / "out"
+    args = ["register", str(fixed), str(moving16), "-o", str(out), "--json", "-t", "affine"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["transform"] == "affine"
+    registered = cv2.imread(str(out / "moving_registered.png"), cv2.IMREAD_UNCHANGED)
+    assert registered.dtype == np.uint16
+
+
+def test_float_input_is_registered_as_tiff(tmp_path, pair_files):
+    fixed, moving, _ = pair_files
+    moving_float = tmp_path / "moving.tif"
+    cv2.imwrite(str(moving_float), cv2.imread(str(moving), 0).astype(np.float32) * 3.5)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["register", str(fixed), str(moving_float), "-o", str(out), "-q"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""
+    registered = cv2.imread(str(out / "moving_registered.tif"), cv2.IMREAD_UNCHANGED)
+    assert registered.dtype == np.float32
+
+
+def test_match_writes_csv(tmp_path, pair_files):
+    fixed, moving, H = pair_files
+    out = tmp_path / "matches.csv"
+    result = runner.invoke(app, ["match", str(fixed), str(moving), "-o", str(out), "-m", "orb"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.open()))
+    assert len(rows) > 50 and set(rows[0]) == {"x0", "y0", "x1", "y1", "confidence"}
+
+
+def test_list_shows_every_matcher_and_availability():
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    for name in ("rift", "sift", "orb"):
+        assert name in result.stdout
+    assert "built in" in result.stdout
+
+
+def test_demo_reports_a_subpixel_error(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    error = float(result.stdout.split("error:")[1].split("px")[0])
+    assert error < 1.0
+    assert {"demo_fixed.png", "demo_moving.png"} | PRODUCTS == {p.name for p in out.iterdir()}
+
+
+def _bad_inputs(folder):
+    (folder / "empty.png").write_bytes(b"")
+    (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
+    (folder / "image.gif").write_bytes(b"GIF89a")
+    cv2.imwrite(str(folder / "pixel.png"), np.zeros((1, 1), np.uint8))
+    nan = np.ones((64, 64), np.float32)
+    nan[5, 5] = np.nan
+    cv2.imwrite(str(folder / "nan.tif"), nan)
+    return {
+        "missing.png": "no such file",
+        "empty.png": "file is empty",
+        "corrupt.png": "cannot decode",
+        "image.gif": "unsupported format",
+        "pixel.png": "1x1 pixels",
+        "nan.tif": "NaN or infinite",
+    }
+
+
+def test_every_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, pair_files):
+    fixed, _, _ = pair_files
+    for name, message in _bad_inputs(tmp_path).items():
+        out = tmp_path / f"out_{name}"
+        result = runner.invoke(app, ["register", str(fixed), str(tmp_path / name), "-o", str(out)])
+        assert result.exit_code == 2, (name, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and name in lines[0] and message in lines[0]
+        assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["-m", "surf"], "unknown matcher"),
+        (["-t", "projective"], "not one of"),
+        (["--set", "geometry.thresh=2"], "unknown key"),
+        (["--normalize-moving", "window:1"], "unknown normalisation"),
+    ],
+)
+def test_bad_options_exit_2(tmp_path, pair_files, options, message):
+    fixed, moving, _ = pair_files
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["register", str(fixed), str(moving), "-o", str(out), *options])
+    assert result.exit_code == 2 and message in result.stderr
+    assert not out.exists()
+
+
+def test_failed_registration_exits_3_and_writes_nothing(tmp_path, pair_files):
+    fixed, _, _ = pair_files
+    noise = tmp_path / "noise.png"
+    cv2.imwrite(str(noise), np.random.default_rng(0).integers(0, 255, (300, 300), dtype=np.uint8))
+    out = tmp_path / "existing"
+    out.mkdir()
+    result = runner.invoke(app, ["register", str(fixed), str(noise), "-o", str(out), "-m", "sift"])
+    assert result.exit_code == 3 and "registration failed" in result.stderr
+    assert list(out.iterdir()) == []
+
+
+def test_flat_images_fail_cleanly(tmp_path):
+    flat = tmp_path / "flat.png"
+    cv2.imwrite(str(flat), np.full((100, 100), 90, np.uint8))
+    result = runner.invoke(app, ["register", str(flat), str(flat), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 3 and len(result.stderr.strip().splitlines()) == 1

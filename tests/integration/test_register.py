@@ -1,0 +1,55 @@
+"""Registration accuracy on generated pairs with known transforms."""
+
+import numpy as np
+
+from modalign import RegisterConfig, register
+from modalign.demo import make_demo_pair
+from modalign.errors import RegistrationError
+from modalign.eval.metrics import grid_error
+from modalign.geometry.transforms import rotate90, rotation90_transform
+
+from ..conftest import similarity, warp_to_moving
+
+
+def test_sift_recovers_a_known_homography_subpixel(homography_pair):
+    fixed, moving, H = homography_pair
+    registration = register(fixed, moving, matcher="sift", transform="homography")
+    assert registration.success and registration.reason == "ok"
+    assert grid_error(registration.H_1to0, H, registration.image_size1) < 0.5
+    assert registration.num_inliers > 100 and 0 < registration.inlier_ratio <= 1
+    warped, valid = registration.warp(moving)
+    assert warped.shape == fixed.shape and warped.dtype == fixed.dtype and valid.mean() > 0.5
+
+
+def test_rotation_search_finds_a_quarter_turn(camera):
+    H_small = similarity(4.0, 0.95, (6.0, -4.0), (255.5, 255.5))
+    base = warp_to_moving(camera, H_small, (480, 440))  # base(x) = camera(H_small x)
+    moving = rotate90(base, 1)
+    R = rotation90_transform(1, 480, 440)  # base pixels -> moving pixels
+    H_true = H_small @ np.linalg.inv(R)
+    config = RegisterConfig(matcher="rift", rotation_search=True)
+    registration = register(camera, moving, config=config)
+    assert registration.success and registration.rotation_degrees == 90
+    assert grid_error(registration.H_1to0, H_true, registration.image_size1) < 2.0
+    without_search = register(camera, moving, matcher="rift")  # RIFT is not rotation invariant
+    assert grid_error(without_search.H_1to0, H_true, (440, 480)) > 2.0
+
+
+def test_default_matcher_registers_the_cross_modal_demo_subpixel():
+    pair = make_demo_pair()
+    registration = register(pair.fixed, pair.moving)
+    assert registration.success and registration.refinement == "refined"
+    assert grid_error(registration.H_1to0, pair.H_1to0, registration.image_size1) < 1.0
+
+
+def test_unrelated_images_fail_without_a_transform(camera):
+    noise = np.random.default_rng(0).integers(0, 255, camera.shape, dtype=np.uint8)
+    registration = register(camera, noise, matcher="sift")
+    assert not registration.success and registration.H_1to0 is None
+    assert registration.to_dict()["H_1to0"] is None
+    try:
+        registration.warp(noise)
+    except RegistrationError as err:
+        assert "failed" in str(err)
+    else:
+        raise AssertionError("warping a failed registration must raise")

@@ -1,0 +1,75 @@
+import cv2
+import numpy as np
+import pytest
+
+from modalign.errors import InputError
+from modalign.io import NormalizationConfig, read_image, to_float, write_image
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.png", None, "no such file"),
+        ("empty.png", b"", "file is empty"),
+        ("corrupt.png", b"\x89PNG not really", "cannot decode"),
+        ("picture.gif", b"GIF89a", "unsupported format"),
+    ],
+)
+def test_read_image_errors_name_the_file(tmp_path, name, content, message):
+    path = tmp_path / name
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(InputError, match=message) as info:
+        read_image(path)
+    assert str(path) in str(info.value)
+
+
+def test_read_image_rejects_tiny_nonfinite_and_folders(tmp_path):
+    cv2.imwrite(str(tmp_path / "one.png"), np.zeros((1, 1), np.uint8))
+    with pytest.raises(InputError, match="1x1 pixels"):
+        read_image(tmp_path / "one.png")
+    values = np.ones((20, 20), np.float32)
+    values[3, 4] = np.inf
+    cv2.imwrite(str(tmp_path / "inf.tif"), values)
+    with pytest.raises(InputError, match="NaN or infinite"):
+        read_image(tmp_path / "inf.tif")
+    (tmp_path / "folder.png").mkdir()
+    with pytest.raises(InputError, match="directory"):
+        read_image(tmp_path / "folder.png")
+
+
+@pytest.mark.parametrize(
+    "array",
+    [
+        np.arange(40 * 30, dtype=np.uint16).reshape(30, 40) * 50,
+        np.random.default_rng(0).random((30, 40)).astype(np.float32),
+        np.random.default_rng(1).integers(0, 255, (30, 40, 4), dtype=np.uint8),
+        np.random.default_rng(2).integers(0, 255, (30, 40, 3), dtype=np.uint8),
+    ],
+    ids=["uint16", "float32", "rgba", "rgb"],
+)
+def test_read_write_round_trip_keeps_dtype_and_channels(tmp_path, array):
+    path = tmp_path / ("image.tif" if array.dtype == np.float32 else "image.png")
+    write_image(path, array)
+    loaded = read_image(path)
+    assert loaded.dtype == array.dtype and loaded.shape == array.shape
+    np.testing.assert_array_equal(loaded, array)
+
+
+def test_normalisation_methods():
+    ramp16 = np.linspace(1000, 3000, 101, dtype=np.float64).astype(np.uint16)[None].repeat(9, 0)
+    stretched = to_float(ramp16)  # auto -> percentile 1..99
+    assert stretched.dtype == np.float32 and stretched.min() == 0.0 and stretched.max() == 1.0
+    assert to_float(np.full((9, 9), 51, np.uint8)).max() == pytest.approx(0.2)
+    sar = np.exp(np.random.default_rng(0).normal(0, 3, (50, 50))).astype(np.float32)
+    db = to_float(sar)  # auto -> dB: the log compresses four decades into [0, 1]
+    assert 0.3 < np.median(db) < 0.7
+    ct = np.array([[-1000.0, 0.0, 40.0, 240.0, 3000.0]] * 8)
+    window = to_float(ct, NormalizationConfig.parse("window:40,400"))
+    np.testing.assert_allclose(window[0], [0.0, 0.4, 0.5, 1.0, 1.0], atol=1e-6)
+
+
+@pytest.mark.parametrize("spec", ["window:3", "percentile:50,10", "gamma", "db:2"])
+def test_normalisation_spec_errors(spec):
+    with pytest.raises(InputError, match="--normalize"):
+        NormalizationConfig.parse(spec)
