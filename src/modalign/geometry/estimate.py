@@ -36,17 +36,20 @@ class GeometryConfig:
         max_anisotropy: largest accepted ratio of the two axis scales (shear/stretch).
         min_inlier_spread: inliers must cover at least this fraction of the moving
             image (convex-hull area); guards against collinear or clustered support.
+        min_structure_correlation: the registered images' phase-congruency maps must
+            correlate at least this much over their overlap (0 disables the check).
     """
 
     transform: TransformChoice = "auto"
     threshold: float = 3.0
     confidence: float = 0.9999
     max_iterations: int = 10000
-    min_inliers: int = 12
+    min_inliers: int = 15
     dof_penalty: float = 0.025
     max_scale: float = 8.0
     max_anisotropy: float = 4.0
     min_inlier_spread: float = 0.005
+    min_structure_correlation: float = 0.15
 
 
 @dataclass(frozen=True)

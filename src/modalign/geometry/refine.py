@@ -1,10 +1,13 @@
-"""Dense sub-pixel refinement of a transform on modality-invariant structure maps.
+"""Dense refinement and verification of a transform on modality-invariant structure maps.
 
 Matched keypoints of two modalities are detected independently and typically sit 1–3 px
 apart even when the match is right. Once a robust estimate exists, the transform is
 polished by maximising the enhanced correlation coefficient (ECC, Evangelidis & Psarakis
 2008; OpenCV's ``findTransformECC``) between the phase-congruency maps of the fixed image
 and the moving image, which correlate across sensors where raw intensities do not.
+
+The same maps give an agreement score, :func:`structure_correlation`, which the pipeline
+uses as an independent check of the registration.
 
 The refined transform replaces the estimate only if it passes every check: ECC
 converged, the transform moved by less than ``max_change`` pixels,
@@ -64,6 +67,40 @@ class RefineConfig:
     min_inlier_fraction: float = 0.8
 
 
+@dataclass(frozen=True)
+class StructureMaps:
+    """Phase-congruency structure maps of both images at working size.
+
+    Attributes:
+        structure0, structure1: [h, w] float32 square-root PC maximum moments.
+        to_work0, to_work1: 3×3 maps from original to working pixels.
+        size1: (width, height) of the original moving image.
+    """
+
+    structure0: np.ndarray
+    structure1: np.ndarray
+    to_work0: np.ndarray
+    to_work1: np.ndarray
+    size1: tuple[int, int]
+
+    def working(self, H_1to0: np.ndarray) -> np.ndarray:
+        """H_1to0 expressed between the working-size maps."""
+        return self.to_work0 @ H_1to0 @ np.linalg.inv(self.to_work1)
+
+
+def structure_maps(image0: np.ndarray, image1: np.ndarray, config: RefineConfig) -> StructureMaps:
+    """Compute both structure maps once (for refinement and for the agreement check).
+
+    Args:
+        image0, image1: [H, W] float32 fixed / moving images in [0, 1].
+    """
+    structure0, to_work0 = _structure(image0, config)
+    structure1, to_work1 = _structure(image1, config)
+    return StructureMaps(
+        structure0, structure1, to_work0, to_work1, (image1.shape[1], image1.shape[0])
+    )
+
+
 def _structure(image: np.ndarray, config: RefineConfig) -> tuple[np.ndarray, np.ndarray]:
     """Square-root PC maximum moment at working size, and the original->working map."""
     height, width = image.shape
@@ -90,8 +127,7 @@ def _closest_similarity(H: np.ndarray, size1: tuple[int, int]) -> np.ndarray:
 
 
 def refine_transform(
-    image0: np.ndarray,
-    image1: np.ndarray,
+    maps: StructureMaps,
     H_1to0: np.ndarray,
     transform: TransformType,
     config: RefineConfig,
@@ -99,14 +135,13 @@ def refine_transform(
     """Polish H_1to0 by ECC on phase-congruency maps.
 
     Args:
-        image0, image1: [H, W] float32 fixed / moving images in [0, 1].
+        maps: structure maps of the fixed and moving images.
         H_1to0: [3, 3] robust estimate.
     Returns:
         (refined H_1to0, "refined") or (the input H_1to0, why it was kept).
     """
-    structure0, to_work0 = _structure(image0, config)
-    structure1, to_work1 = _structure(image1, config)
-    H_work = to_work0 @ H_1to0 @ np.linalg.inv(to_work1)
+    structure0, structure1 = maps.structure0, maps.structure1
+    H_work = maps.working(H_1to0)
     warp = np.linalg.inv(H_work)  # ECC's warp maps template (fixed) to input (moving)
     warp /= warp[2, 2]
     motion = _MOTION[transform]
@@ -127,9 +162,11 @@ def refine_transform(
     if correlation < config.min_correlation:
         return H_1to0, f"kept: structure maps correlate too weakly ({correlation:.2f})"
     refined = np.vstack([refined, [0, 0, 1]]) if refined.shape[0] == 2 else refined
-    H_refined = np.linalg.inv(to_work0) @ np.linalg.inv(refined.astype(np.float64)) @ to_work1
+    H_refined = (
+        np.linalg.inv(maps.to_work0) @ np.linalg.inv(refined.astype(np.float64)) @ maps.to_work1
+    )
     H_refined /= H_refined[2, 2]
-    size1 = (image1.shape[1], image1.shape[0])
+    size1 = maps.size1
     if transform is TransformType.SIMILARITY:
         H_refined = _closest_similarity(H_refined, size1)
     points = grid_points(*size1)
@@ -140,3 +177,25 @@ def refine_transform(
         return H_1to0, f"kept: refinement moved too far ({np.nanmax(change):.1f} px)"
     logger.debug("ECC correlation %.3f, max change %.2f px", correlation, change.max())
     return H_refined, "refined"
+
+
+def structure_correlation(maps: StructureMaps, H_1to0: np.ndarray, smoothing: int = 5) -> float:
+    """Correlation of the two phase-congruency maps over their overlap under H_1to0.
+
+    The maps are smoothed as ECC smooths them; 1 means identical structure, ~0 none.
+    Returns 0 when the overlap is under 5% of the fixed image.
+    """
+    structure0, structure1 = maps.structure0, maps.structure1
+    H_work = maps.working(H_1to0)
+    size = (structure0.shape[1], structure0.shape[0])
+    warped = cv2.warpPerspective(structure1, H_work, size, flags=cv2.INTER_LINEAR)
+    inside = np.ones(structure1.shape, np.uint8)
+    valid = cv2.warpPerspective(inside, H_work, size, flags=cv2.INTER_NEAREST) > 0
+    valid = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+    if valid.mean() < 0.05:
+        return 0.0
+    kernel = (smoothing, smoothing)
+    a = cv2.GaussianBlur(structure0, kernel, 0)[valid]
+    b = cv2.GaussianBlur(warped, kernel, 0)[valid]
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-12))

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from ..geometry.transforms import transform_points
 from ..structure import PhaseConfig, PhaseCongruency, phase_congruency
 from .base import Matcher, MatcherConfig, mutual_ratio_match
 
@@ -38,6 +39,7 @@ class RIFTConfig(MatcherConfig):
     patch_size: int = 56
     grid: int = 6
     descriptor_scales: tuple[float, ...] = (1.0, 0.8, 1.25)
+    descriptor_rotations: tuple[float, ...] = (0.0,)
     ratio: float = 0.97
     mutual: bool = True
 
@@ -93,19 +95,48 @@ class RIFTMatcher(Matcher):
 
     Config = RIFTConfig
 
+    def _describe_rotated(self, image1: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+        """Keypoints of image 1 (in its own pixels) and descriptors computed on image 1
+        turned by ``angle`` degrees (counter-clockwise), at every descriptor scale."""
+        config = self.config
+        height, width = image1.shape
+        if angle == 0:
+            rotated, to_original = image1, np.eye(3)
+        else:
+            centre = ((width - 1) / 2, (height - 1) / 2)
+            rotation = cv2.getRotationMatrix2D(centre, angle, 1.0)
+            corners = np.array([[0, 0, 1], [width, 0, 1], [0, height, 1], [width, height, 1.0]])
+            extent = corners @ rotation.T
+            size = np.ceil(extent.max(0) - extent.min(0)).astype(int)
+            rotation[:, 2] -= extent.min(0)
+            rotated = cv2.warpAffine(
+                image1, rotation, (int(size[0]), int(size[1])), flags=cv2.INTER_LINEAR
+            )
+            to_original = np.linalg.inv(np.vstack([rotation, [0, 0, 1]]))
+        pc = phase_congruency(rotated, config.phase)
+        keypoints = detect(pc, config)
+        if angle != 0 and len(keypoints):
+            inside = transform_points(to_original, keypoints)
+            keep = (inside >= 0).all(1) & (inside[:, 0] <= width - 1) & (inside[:, 1] <= height - 1)
+            keypoints, original = keypoints[keep], inside[keep]
+        else:
+            original = keypoints
+        descriptors = [describe(pc, keypoints, config, s) for s in config.descriptor_scales]
+        return np.tile(original, (len(descriptors), 1)), np.concatenate(descriptors)
+
     def _match(self, image0, image1):
         config = self.config
         pc0 = phase_congruency(image0, config.phase)
-        pc1 = phase_congruency(image1, config.phase)
-        keypoints0, keypoints1 = detect(pc0, config), detect(pc1, config)
-        if len(keypoints0) < 2 or len(keypoints1) < 2:
+        keypoints0 = detect(pc0, config)
+        if len(keypoints0) < 2:
             return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
         descriptors0 = describe(pc0, keypoints0, config)
-        # image 1 is described at every scale; each copy competes in the nearest-neighbour search
-        descriptors1 = np.concatenate(
-            [describe(pc1, keypoints1, config, s) for s in config.descriptor_scales]
-        )
-        candidates1 = np.tile(keypoints1, (len(config.descriptor_scales), 1))
+        # image 1 is described at every scale and rotation; all copies compete in the search
+        described = [self._describe_rotated(image1, a) for a in config.descriptor_rotations]
+        candidates1 = np.concatenate([k for k, _ in described])
+        descriptors1 = np.concatenate([d for _, d in described])
+        if len(candidates1) < 2:
+            return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
         index0, index1, confidence = mutual_ratio_match(
             descriptors0, descriptors1, config.ratio, config.mutual
         )

@@ -1,0 +1,99 @@
+"""modalign bench and bench-make end to end on tiny generated sets."""
+
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from modalign.cli import app
+from modalign.eval.datasets import read_set
+
+runner = CliRunner()
+
+
+def test_multi_instance_set_is_valid_and_deterministic(tmp_path):
+    for name in ("a", "b"):
+        result = runner.invoke(app, ["bench-make", "multi-instance", "-o", str(tmp_path / name),
+                                     "--pairs", "3", "--seed", "5", "--size", "256"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+    pairs = read_set(tmp_path / "a")
+    assert len(pairs) == 3 and not pairs[0].pre_aligned
+    for a, b in zip(pairs, read_set(tmp_path / "b"), strict=True):
+        assert a.moving.read_bytes() == b.moving.read_bytes()
+        assert np.array_equal(a.H_1to0, b.H_1to0)
+    again = runner.invoke(app, ["bench-make", "multi-instance", "-o", str(tmp_path / "a")])
+    assert again.exit_code == 2 and "not an empty folder" in again.stderr
+
+
+def test_bench_runs_caches_and_compares(tmp_path):
+    data = tmp_path / "mi"
+    runner.invoke(
+        app, ["bench-make", "multi-instance", "-o", str(data), "--pairs", "2", "--size", "256"]
+    )
+    out = tmp_path / "run"
+    args = [
+        "bench",
+        "-d",
+        str(data),
+        "-m",
+        "sift",
+        "-m",
+        "orb",
+        "-o",
+        str(out),
+        "--markdown",
+        str(tmp_path / "b.md"),
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in out.iterdir()} >= {
+        "results.json",
+        "summary.md",
+        "success_curves.png",
+        "categories.png",
+        "cache",
+    }
+    records = json.loads((out / "results.json").read_text())["records"]
+    assert len(records) == 4 and {r["matcher"] for r in records} == {"sift", "orb"}
+    for record in records:
+        assert record["success@5"] <= record["success@10"] <= record["success@20"]
+        assert (record["error"] is None) == (record["H_1to0"] is None)
+    assert "| sift |" in (out / "summary.md").read_text()
+    page = (tmp_path / "b.md").read_text()
+    assert "modalign bench" in page and "cores" in page
+
+    cached = sorted((out / "cache").rglob("*.json"))
+    stamps = [p.stat().st_mtime_ns for p in cached]
+    result = runner.invoke(app, args)  # every prediction comes from the cache
+    assert result.exit_code == 0 and [p.stat().st_mtime_ns for p in cached] == stamps
+
+    other = tmp_path / "other"
+    runner.invoke(
+        app,
+        [
+            "bench",
+            "-d",
+            str(data),
+            "-m",
+            "sift",
+            "-o",
+            str(other),
+            "--set",
+            "geometry.threshold=1.5",
+        ],
+    )
+    assert len(list((other / "cache").iterdir())) == 1
+    result = runner.invoke(app, ["bench", "--compare", str(out), str(other)])
+    assert result.exit_code == 0 and "2 pairs in common" in result.stdout
+    assert "wins of B" in result.stdout and "losses of B" in result.stdout
+
+
+def test_bench_usage_errors(tmp_path):
+    result = runner.invoke(
+        app, ["bench", "-d", str(tmp_path), "-m", "sift", "-o", str(tmp_path / "o")]
+    )
+    assert result.exit_code == 2 and "pairs.csv" in result.stderr
+    result = runner.invoke(app, ["bench", "-m", "sift"])
+    assert result.exit_code == 2 and "--data" in result.stderr
+    result = runner.invoke(app, ["bench", "--compare", str(tmp_path), str(tmp_path)])
+    assert result.exit_code == 2 and "results.json" in result.stderr
