@@ -203,7 +203,7 @@ def _refined(
     inliers = error < config.geometry.threshold
     near = error < 2 * config.geometry.threshold
     kept = (near & estimate.inliers).sum() / max(estimate.num_inliers, 1)
-    if kept < config.refine.min_inlier_fraction:
+    if kept < config.refine.min_inlier_fraction or inliers.sum() < config.geometry.min_inliers:
         return estimate, f"kept: refined transform keeps only {kept:.0%} of the inliers"
     rmse = float(np.sqrt(np.mean(error[inliers] ** 2)))
     return Estimate(estimate.transform, H, inliers, rmse, estimate.reason), note

@@ -73,13 +73,6 @@ MATCHERS: dict[str, MatcherSpec] = {
             "the classical choice for cross-modal pairs",
         ),
         MatcherSpec(
-            "rift-rotation",
-            "modalign.matchers.rift:RIFTMatcher",
-            "RIFT-style, moving image also described turned by ±30°: pairs rotated by up "
-            "to ~45°, about twice as slow",
-            {"descriptor_rotations": (-30.0, 0.0, 30.0)},
-        ),
-        MatcherSpec(
             "sift",
             "modalign.matchers.classical:SIFTMatcher",
             "SIFT keypoints and descriptors, ratio test; same-modality pairs",

@@ -10,6 +10,7 @@ from modalign.geometry.transforms import transform_points
 from ..conftest import warp_to_moving
 
 AVAILABLE = [name for name, spec in MATCHERS.items() if not spec.missing()]
+MISSING = [name for name, spec in MATCHERS.items() if spec.missing()]
 
 
 def check_contract(result: MatchResult, size0, size1):
@@ -74,3 +75,37 @@ def test_registry_presets_and_strict_overrides():
     with pytest.raises(InputError, match="unknown matcher"):
         load_matcher("surf")
     assert all(spec.availability()[0] for spec in MATCHERS.values() if spec.kind == "classical")
+
+
+@pytest.mark.parametrize("name", MISSING or ["(all installed)"])
+def test_matchers_with_missing_dependencies_fail_cleanly(name, monkeypatch):
+    from modalign import registry
+
+    if not MISSING:  # `make test` installs every extra; simulate one that is absent
+        spec = registry.MatcherSpec(
+            "fake", "no_such_module:Nothing", "a fake", requires=("no_such_module",), extra="peers"
+        )
+        monkeypatch.setitem(registry.MATCHERS, "fake", spec)
+        name = "fake"
+    available, note = MATCHERS[name].availability()
+    assert not available and "not installed" in note and "pip install" in note
+    with pytest.raises(InputError, match="pip install"):
+        load_matcher(name)
+
+
+def test_weight_loading_is_strict():
+    import torch
+
+    from modalign.matchers.peers import lightglue_state, load_strict
+
+    module = torch.nn.Linear(2, 2)
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_strict(module, {"weight": torch.zeros(2, 2)})
+    with pytest.raises(RuntimeError, match="Unexpected key"):
+        load_strict(
+            module, {"weight": torch.zeros(2, 2), "bias": torch.zeros(2), "extra": torch.zeros(1)}
+        )
+    renamed = lightglue_state(
+        {"matcher.self_attn.0.Wqkv.weight": torch.zeros(1), "extractor.x": torch.zeros(1)}, 1
+    )
+    assert list(renamed) == ["transformers.0.self_attn.Wqkv.weight"]

@@ -198,7 +198,8 @@ def benchmark_document(meta: dict[str, Any], records: list[dict]) -> str:
         f"- machine: {meta['machine']}",
         f"- modalign {meta['version']}, {meta['workers']} worker process(es); this invocation "
         f"computed {meta['computed']} predictions and reused {meta['reused']} from the cache "
-        f"in {meta['wall_seconds'] / 60:.1f} min",
+        f"in {meta['wall_seconds'] / 60:.1f} min; all {len(records)} registrations together took "
+        f"{sum(r['time'] for r in records) / 60:.0f} min of one core",
         "- protocol: ../shared/data/README.md — mean landmark error where landmarks exist, "
         "else mean error over a 10×10 grid on the moving image; pre-aligned pairs are warped "
         f"by a random homography seeded per pair (seed {meta['seed']}); a failed registration "

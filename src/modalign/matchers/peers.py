@@ -120,7 +120,9 @@ class PeerMatcher(Matcher):
         self.extractor.eval()
         self.lightglue = None
         if c.matching == "lightglue":
-            conf = {**LightGlue.features[c.extractor], "weights": None, "flash": False}
+            # flash=True keeps torch's fused CPU attention enabled: kornia switches the global
+            # SDPA flash backend off when it is False, even though on CPU it only calls SDPA
+            conf = {**LightGlue.features[c.extractor], "weights": None, "flash": True}
             conf["filter_threshold"] = c.filter_threshold
             self.lightglue = LightGlue(None, **conf).eval()
             weights = "xfeat-lighterglue" if c.extractor == "xfeat" else f"{c.extractor}-lightglue"
