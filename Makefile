@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 DATA ?= ../shared/data
 SETS := mmim visnir visnir_country roadscene aanlib
 
-.PHONY: demo test lint install clean benchmarks benchmarks-reference
+.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ benchmarks-reference: $(VENV)/.installed
 		--set geometry.transform=homography --set refine.enabled=false \
 		--set geometry.min_structure_correlation=0 --set geometry.min_inliers=5 \
 		--out runs/benchmarks_reference --markdown docs/benchmarks/mmim_reference_protocol.md
+
+# The generated multi-instance set (docs/multi_instance.md), 40 pairs, every matcher.
+benchmarks-multi-instance: $(VENV)/.installed
+	rm -rf runs/multi_instance_set
+	$(BIN)/modalign bench-make multi-instance -o runs/multi_instance_set --pairs 40 --seed 0
+	$(BIN)/modalign bench --data runs/multi_instance_set --matcher all --workers 2 \
+		--out runs/benchmarks_multi_instance --markdown docs/benchmarks/multi_instance.md
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff format --check src tests

@@ -21,7 +21,8 @@ from rich.table import Table
 
 from .config import build, load_yaml, parse_overrides, to_dict
 from .errors import InputError, ModalignError, RegistrationError
-from .io import NormalizationConfig, read_image
+from .io import NormalizationConfig, normalization_for, read_image
+from .types import Modality
 
 app = typer.Typer(
     add_completion=False,
@@ -65,10 +66,13 @@ def _register_config(
 
     file_layer = load_yaml(config_file) if config_file else {}
     option_layer = {k: v for k, v in options.items() if v is not None}
-    for key in ("normalization0", "normalization1"):
+    for key, modality_key in (("normalization0", "modality0"), ("normalization1", "modality1")):
+        modality = option_layer.pop(modality_key, None)
         if key in option_layer:
             flag = "--normalize-fixed" if key.endswith("0") else "--normalize-moving"
             option_layer[key] = to_dict(NormalizationConfig.parse(option_layer[key], flag))
+        elif modality is not None:
+            option_layer[key] = to_dict(normalization_for(Modality(modality)))
     if "transform" in option_layer:
         option_layer["geometry"] = {"transform": option_layer.pop("transform")}
     return build(RegisterConfig, file_layer, parse_overrides(overrides), option_layer)
@@ -95,6 +99,12 @@ def register(
         None, help="auto, none, minmax, db, percentile:LO,HI, window:C,W"
     ),
     normalize_moving: str = typer.Option(None, help="as --normalize-fixed, for the moving image"),
+    modality_fixed: Modality = typer.Option(
+        None, help="sets the fixed image's normalisation default (sar: dB, ct: window, ...)"
+    ),
+    modality_moving: Modality = typer.Option(
+        None, help="as --modality-fixed, for the moving image"
+    ),
     config_file: Path = typer.Option(None, "--config", help="YAML file with a RegisterConfig"),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
@@ -107,7 +117,9 @@ def register(
     config = _register_config(
         config_file, overrides,
         {"matcher": matcher, "transform": transform, "rotation_search": rotation_search,
-         "normalization0": normalize_fixed, "normalization1": normalize_moving},
+         "normalization0": normalize_fixed, "normalization1": normalize_moving,
+         "modality0": modality_fixed and modality_fixed.value,
+         "modality1": modality_moving and modality_moving.value},
     )  # fmt: skip
     image0, image1 = read_image(fixed), read_image(moving)
     with _progress(quiet or as_json) as on_stage:

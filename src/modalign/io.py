@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .types import Modality
 
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 MIN_SIDE = 8
@@ -62,6 +63,19 @@ class NormalizationConfig:
             f"unknown normalisation {spec!r}",
             "use auto, none, minmax, db, percentile[:LOW,HIGH] or window:CENTRE,WIDTH",
         )
+
+
+def normalization_for(modality: Modality) -> NormalizationConfig:
+    """The default normalisation of a modality: dB for SAR amplitude, a brain window
+    (centre 40, width 80 HU) for CT, a 1–99 percentile stretch for thermal infrared (often
+    16-bit with a narrow used range); "auto" for the others."""
+    if modality is Modality.SAR:
+        return NormalizationConfig(method="db")
+    if modality is Modality.CT:
+        return NormalizationConfig(method="window", window=(40.0, 80.0))
+    if modality is Modality.INFRARED:
+        return NormalizationConfig(method="percentile", percentiles=(1.0, 99.0))
+    return NormalizationConfig()
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

@@ -132,6 +132,7 @@ def test_every_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, pair_file
         (["-t", "projective"], "not one of"),
         (["--set", "geometry.thresh=2"], "unknown key"),
         (["--normalize-moving", "window:1"], "unknown normalisation"),
+        (["--modality-moving", "ultrasound"], "ultrasound"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, pair_files, options, message):
@@ -158,3 +159,22 @@ def test_flat_images_fail_cleanly(tmp_path):
     cv2.imwrite(str(flat), np.full((100, 100), 90, np.uint8))
     result = runner.invoke(app, ["register", str(flat), str(flat), "-o", str(tmp_path / "o")])
     assert result.exit_code == 3 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_modality_option_sets_the_normalisation(tmp_path, pair_files):
+    fixed, moving, _ = pair_files
+    out = tmp_path / "out"
+    args = [
+        "register",
+        str(fixed),
+        str(moving),
+        "-o",
+        str(out),
+        "-m",
+        "sift",
+        "--modality-moving",
+        "infrared",
+    ]
+    result = runner.invoke(app, [*args, "--json", "-q"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["success"]

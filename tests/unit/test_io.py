@@ -73,3 +73,15 @@ def test_normalisation_methods():
 def test_normalisation_spec_errors(spec):
     with pytest.raises(InputError, match="--normalize"):
         NormalizationConfig.parse(spec)
+
+
+def test_modality_defaults_choose_the_normalisation():
+    from modalign.io import normalization_for
+    from modalign.types import Modality
+
+    assert normalization_for(Modality.SAR).method == "db"
+    assert normalization_for(Modality.CT) == NormalizationConfig(
+        method="window", window=(40.0, 80.0)
+    )
+    assert normalization_for(Modality.INFRARED).method == "percentile"
+    assert normalization_for(Modality.VISIBLE) == NormalizationConfig()
