@@ -20,7 +20,7 @@ from .errors import RegistrationError
 from .eval.metrics import grid_error
 from .geometry.transforms import normalize_homography
 from .pipeline import register
-from .products import JSON_NAME, render_products, write_products
+from .products import save_registration
 from .types import Registration
 
 
@@ -115,12 +115,11 @@ def run_demo(
         raise RegistrationError(f"demo registration failed: {registration.reason}")
     if on_stage:
         on_stage("writing products")
-    images = render_products(registration, pair.fixed, pair.moving)
-    images.update(zip(DEMO_FILES, (pair.fixed, pair.moving), strict=True))
-    report = registration.to_dict()
-    report["inputs"] = {"fixed": DEMO_FILES[0], "moving": DEMO_FILES[1]}
-    report["products"] = sorted([*images, JSON_NAME])
     error = grid_error(registration.H_1to0, pair.H_1to0, registration.image_size1)
-    report["demo"] = {"H_1to0_true": pair.H_1to0.tolist(), "grid_error_px": error}
-    write_products(out, images, report)
+    save_registration(
+        out, registration, pair.fixed, pair.moving,
+        inputs=dict(zip(("fixed", "moving"), DEMO_FILES, strict=True)),
+        extra_images=dict(zip(DEMO_FILES, (pair.fixed, pair.moving), strict=True)),
+        extra_report={"demo": {"H_1to0_true": pair.H_1to0.tolist(), "grid_error_px": error}},
+    )  # fmt: skip
     return DemoResult(registration, error, Path(out), pair.description)

@@ -99,8 +99,13 @@ def save_registration(
     normalization0: NormalizationConfig | None = None,
     normalization1: NormalizationConfig | None = None,
     inputs: dict[str, str] | None = None,
+    extra_images: dict[str, np.ndarray] | None = None,
+    extra_report: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Render and write every product of a successful registration; returns the report.
+
+    ``extra_images`` (by file name) are written with the products, all or nothing;
+    ``extra_report`` entries are added to registration.json.
 
     Raises:
         RegistrationError: if the registration failed (nothing is written then).
@@ -110,8 +115,10 @@ def save_registration(
     if not registration.success:
         raise RegistrationError(f"registration failed: {registration.reason}")
     images = render_products(registration, fixed, moving, normalization0, normalization1)
+    images.update(extra_images or {})
     report = registration.to_dict()
     report["inputs"] = inputs or {}
     report["products"] = sorted([*images, JSON_NAME])
+    report.update(extra_report or {})
     write_products(out_dir, images, report)
     return report
