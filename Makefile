@@ -34,7 +34,7 @@ test: $(VENV)/.installed
 # Regenerates docs/benchmarks.md: every installed matcher on every set of $(DATA).
 benchmarks: $(VENV)/.installed
 	$(BIN)/modalign bench $(foreach s,$(SETS),--data $(DATA)/$(s)) --matcher all \
-		--workers 2 --out runs/benchmarks --markdown docs/benchmarks.md
+		--workers 2 --precision bf16 --out runs/benchmarks --markdown docs/benchmarks.md
 
 # mmim under the reference protocol of the quoted baseline figures (MAGSAC homography at
 # 3 px, any estimate counts): no dense refinement, no structure check, 5 inliers suffice.

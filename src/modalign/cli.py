@@ -238,6 +238,9 @@ def bench(
     seed: int = typer.Option(0, help="seed of the random homographies of pre-aligned pairs"),
     overwrite: bool = typer.Option(False, help="recompute cached predictions"),
     overrides: list[str] = typer.Option([], "--set", help="registration config override KEY=VALUE"),
+    precision: str = typer.Option(
+        "", help="fp32 or bf16 for the learned matchers (bf16: ~2x faster on AMX CPUs)"
+    ),
     markdown: Path = typer.Option(
         None, help="also write the results page (e.g. docs/benchmarks.md)"
     ),
@@ -254,7 +257,10 @@ def bench(
     if not data or not matchers or out is None:
         raise InputError("bench", "needs --data, --matcher and --out (or --compare A B)")
     options = {"limit": limit, "categories": categories, "workers": workers, "seed": seed}
+    if precision not in ("", "fp32", "bf16"):
+        raise InputError("--precision", f"unknown precision {precision!r}", "use fp32 or bf16")
     options |= {"overwrite": overwrite, "overrides": overrides, "markdown": markdown}
+    options |= {"precision": precision}
     run_command(data, matchers, out, show_progress=stderr.is_terminal, **options)
 
 

@@ -104,6 +104,7 @@ def register(
     rotation_search: bool | None = None,
     config: RegisterConfig | None = None,
     on_stage: Callable[[str], None] | None = None,
+    maps: StructureMaps | None = None,
 ) -> Registration:
     """Register ``moving`` (image 1) onto ``fixed`` (image 0).
 
@@ -114,6 +115,8 @@ def register(
         rotation_search: overrides ``config.rotation_search``.
         config: the full configuration (defaults if None).
         on_stage: called with the name of each stage as it starts (for progress display).
+        maps: structure maps of these two images under ``config`` (from
+            :func:`pair_structure_maps`), when one pair is registered several times.
     Returns:
         A :class:`Registration`; ``success`` False and ``H_1to0`` None if it failed.
     """
@@ -140,12 +143,10 @@ def register(
     )
     timings.update(stage_timings)
     refinement, correlation = "off", None
-    if estimate.H_1to0 is not None and (
-        config.refine.enabled or config.geometry.min_structure_correlation > 0
-    ):
+    if estimate.H_1to0 is not None and needs_structure(config):
         notify("refining and verifying")
         start = time.perf_counter()
-        maps = structure_maps(to_gray(image0), to_gray(image1), config.refine)
+        maps = maps or structure_maps(to_gray(image0), to_gray(image1), config.refine)
         if config.refine.enabled:
             estimate, refinement = _refined(estimate, matches, maps, config)
         estimate, correlation = _verified(estimate, maps, config)
@@ -171,6 +172,20 @@ def register(
         inliers=estimate.inliers,
         version=__version__,
     )
+
+
+def needs_structure(config: RegisterConfig) -> bool:
+    """Whether a successful registration under ``config`` computes structure maps."""
+    return config.refine.enabled or config.geometry.min_structure_correlation > 0
+
+
+def pair_structure_maps(
+    fixed: ImageInput, moving: ImageInput, config: RegisterConfig
+) -> StructureMaps:
+    """The structure maps that :func:`register` would compute for this pair and config."""
+    image0 = Matcher.prepare(fixed, config.normalization0, "fixed image")
+    image1 = Matcher.prepare(moving, config.normalization1, "moving image")
+    return structure_maps(to_gray(image0), to_gray(image1), config.refine)
 
 
 def _verified(

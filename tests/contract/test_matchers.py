@@ -109,3 +109,12 @@ def test_weight_loading_is_strict():
         {"matcher.self_attn.0.Wqkv.weight": torch.zeros(1), "extractor.x": torch.zeros(1)}, 1
     )
     assert list(renamed) == ["transformers.0.self_attn.Wqkv.weight"]
+
+
+@pytest.mark.parametrize("name", [n for n in AVAILABLE if MATCHERS[n].kind == "peer"][:2])
+def test_peers_in_bf16_match_like_fp32(name, homography_pair):
+    fixed, moving, H = homography_pair
+    result = load_matcher(name, {"precision": "bf16", "max_keypoints": 1024}).match(fixed, moving)
+    check_contract(result, (512, 512), (460, 420))
+    errors = np.linalg.norm(transform_points(H, result.keypoints1) - result.keypoints0, axis=1)
+    assert len(result) > 100 and np.median(errors) < 1.5

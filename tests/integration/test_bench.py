@@ -97,3 +97,13 @@ def test_bench_usage_errors(tmp_path):
     assert result.exit_code == 2 and "--data" in result.stderr
     result = runner.invoke(app, ["bench", "--compare", str(tmp_path), str(tmp_path)])
     assert result.exit_code == 2 and "results.json" in result.stderr
+
+
+def test_bench_precision_reaches_only_learned_matchers():
+    from modalign.eval.bench import BenchConfig, _register_config
+    from modalign.registry import MATCHERS
+
+    config = BenchConfig(data=(), matchers=("sift", "xfeat"), precision="bf16")
+    assert "precision" not in _register_config(config, "sift").matcher_conf
+    if not MATCHERS["xfeat"].missing():
+        assert _register_config(config, "xfeat").matcher_conf == {"precision": "bf16"}

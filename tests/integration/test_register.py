@@ -62,3 +62,14 @@ def test_rift_descriptor_rotations_handle_a_25_degree_turn(camera):
     registration = register(camera, moving, config=rotated)
     assert registration.success
     assert grid_error(registration.H_1to0, H, registration.image_size1) < 1.0
+
+
+def test_precomputed_structure_maps_give_the_same_registration(homography_pair):
+    from modalign.pipeline import pair_structure_maps
+
+    fixed, moving, _ = homography_pair
+    config = RegisterConfig(matcher="sift")
+    alone = register(fixed, moving, config=config)
+    shared = register(fixed, moving, config=config, maps=pair_structure_maps(fixed, moving, config))
+    assert alone.success and np.array_equal(alone.H_1to0, shared.H_1to0)
+    assert alone.structure_correlation == shared.structure_correlation

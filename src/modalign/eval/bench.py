@@ -16,12 +16,14 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 from ..config import to_dict
-from ..pipeline import RegisterConfig, register
+from ..geometry.refine import StructureMaps
+from ..pipeline import RegisterConfig, needs_structure, pair_structure_maps, register
 from ..registry import get_spec, load_matcher, matcher_config
+from ..types import Registration
 from .datasets import Pair, read_set
 from .metrics import THRESHOLDS
 from .protocol import PROTOCOL_VERSION, make_problem
@@ -43,6 +45,8 @@ class BenchConfig:
         categories: keep only categories containing one of these strings.
         workers: parallel processes (1 runs in this process).
         overwrite: recompute even what is cached.
+        precision: if set ("fp32" or "bf16"), the precision of every matcher whose config
+            has a ``precision`` field (the learned ones); others are unaffected.
     """
 
     data: tuple[str, ...]
@@ -53,6 +57,7 @@ class BenchConfig:
     categories: tuple[str, ...] = ()
     workers: int = 1
     overwrite: bool = False
+    precision: str = ""
 
 
 def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str:
@@ -78,16 +83,42 @@ def _matcher(name: str, conf_json: str):
     return load_matcher(name, json.loads(conf_json))
 
 
-def evaluate_pair(pair: Pair, matcher: str, register_config: RegisterConfig, seed: int) -> dict:
-    """Register one pair with one matcher and score it (runs in a worker process)."""
+def evaluate_pair(pair: Pair, jobs: Sequence[tuple[str, RegisterConfig]], seed: int) -> list[dict]:
+    """Register one pair with each (matcher, configuration) and score it (in a worker).
+
+    The protocol's warped images and the structure maps used by refinement and
+    verification are computed once per pair; each record's time includes the maps' time
+    when its registration used them, so it is what a lone ``register`` call would take.
+    """
     problem = make_problem(pair, seed)
-    matcher_object = _matcher(matcher, json.dumps(register_config.matcher_conf, sort_keys=True))
-    start = time.perf_counter()
-    registration = register(
-        problem.fixed, problem.moving, matcher=matcher_object, config=register_config
-    )
-    elapsed = time.perf_counter() - start
-    error = problem.error(registration.H_1to0)
+    shared: dict[str, tuple[StructureMaps, float]] = {}
+    records = []
+    for matcher, register_config in jobs:
+        maps, maps_seconds = None, 0.0
+        if needs_structure(register_config):
+            key = json.dumps(
+                [to_dict(register_config.refine), to_dict(register_config.normalization0),
+                 to_dict(register_config.normalization1)], sort_keys=True,
+            )  # fmt: skip
+            if key not in shared:
+                start = time.perf_counter()
+                maps = pair_structure_maps(problem.fixed, problem.moving, register_config)
+                shared[key] = (maps, time.perf_counter() - start)
+            maps, maps_seconds = shared[key]
+        matcher_object = _matcher(matcher, json.dumps(register_config.matcher_conf, sort_keys=True))
+        start = time.perf_counter()
+        registration = register(
+            problem.fixed, problem.moving, matcher=matcher_object, config=register_config, maps=maps
+        )
+        elapsed = time.perf_counter() - start
+        if registration.structure_correlation is not None:
+            elapsed += maps_seconds
+        records.append(_record(pair, matcher, registration, problem.error(registration.H_1to0)))
+        records[-1]["time"] = elapsed
+    return records
+
+
+def _record(pair: Pair, matcher: str, registration: Registration, error: float) -> dict:
     return {
         "set": pair.set_name,
         "category": pair.category,
@@ -102,7 +133,6 @@ def evaluate_pair(pair: Pair, matcher: str, register_config: RegisterConfig, see
         "refinement": registration.refinement,
         "rotation_degrees": registration.rotation_degrees,
         "H_1to0": None if registration.H_1to0 is None else registration.H_1to0.tolist(),
-        "time": elapsed,
     }
 
 
@@ -141,45 +171,55 @@ def run_benchmark(
     for directory in config.data:
         found = read_set(directory, config.categories)
         pairs.extend(found[: config.limit] if config.limit else found)
-    tasks, records = [], {}
+    tasks: dict[str, tuple[Pair, list[tuple[str, RegisterConfig, Path]]]] = {}
+    records = {}
     for matcher in config.matchers:
-        register_config = replace(config.register, matcher=matcher)
+        register_config = _register_config(config, matcher)
         digest = config_hash(matcher, register_config, config.seed)
         for pair in pairs:
             path = _cache_path(out, matcher, digest, pair)
             if path.is_file() and not config.overwrite:
                 records[(pair.key, matcher)] = json.loads(path.read_text())
             else:
-                tasks.append((pair, matcher, register_config, path))
+                tasks.setdefault(pair.key, (pair, []))[1].append((matcher, register_config, path))
     total, done = len(pairs) * len(config.matchers), len(records)
-    logger.info("%d predictions cached, %d to compute", done, len(tasks))
+    computed = total - done
+    logger.info("%d predictions cached, %d to compute", done, computed)
     notify = on_progress or (lambda done, total: None)
     notify(done, total)
-    if config.workers <= 1:
-        for pair, matcher, register_config, path in tasks:
-            record = evaluate_pair(pair, matcher, register_config, config.seed)
+
+    def collect(pair: Pair, paths: list[Path], results: list[dict]) -> None:
+        nonlocal done
+        for path, record in zip(paths, results, strict=True):
             _write_json(path, record)
-            records[(pair.key, matcher)] = record
-            done += 1
-            notify(done, total)
+            records[(pair.key, record["matcher"])] = record
+        done += len(results)
+        notify(done, total)
+
+    def arguments(pair: Pair, jobs: list) -> tuple:
+        return pair, [(m, c) for m, c, _ in jobs], config.seed
+
+    if config.workers <= 1:
+        for pair, jobs in tasks.values():
+            collect(pair, [p for *_, p in jobs], evaluate_pair(*arguments(pair, jobs)))
     else:
         with ProcessPoolExecutor(config.workers, initializer=_worker_setup) as pool:
             futures = {
-                pool.submit(evaluate_pair, pair, matcher, register_config, config.seed): (
-                    pair,
-                    matcher,
-                    path,
-                )
-                for pair, matcher, register_config, path in tasks
+                pool.submit(evaluate_pair, *arguments(pair, jobs)): (pair, [p for *_, p in jobs])
+                for pair, jobs in tasks.values()
             }
             for future in as_completed(futures):
-                pair, matcher, path = futures[future]
-                record = future.result()
-                _write_json(path, record)
-                records[(pair.key, matcher)] = record
-                done += 1
-                notify(done, total)
-    return [records[(pair.key, m)] for pair in pairs for m in config.matchers], len(tasks)
+                collect(*futures[future], future.result())
+    return [records[(pair.key, m)] for pair in pairs for m in config.matchers], computed
+
+
+def _register_config(config: BenchConfig, matcher: str) -> RegisterConfig:
+    """The registration configuration of one matcher in a benchmark run."""
+    matcher_conf = dict(config.register.matcher_conf)
+    supported = config.precision and not get_spec(matcher).missing()
+    if supported and "precision" in {f.name for f in fields(matcher_config(matcher, matcher_conf))}:
+        matcher_conf["precision"] = config.precision
+    return replace(config.register, matcher=matcher, matcher_conf=matcher_conf)
 
 
 def matcher_names(names: Sequence[str]) -> tuple[str, ...]:

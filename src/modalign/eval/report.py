@@ -210,7 +210,8 @@ def benchmark_document(meta: dict[str, Any], records: list[dict]) -> str:
         "counts as a failure at every threshold. SR@t = success rate at t px; AUC@t = area "
         "under the cumulative error curve up to t px. s/pair = registration time per pair "
         "(matching, robust fit, refinement) in one worker process.",
-        f"- registration settings: `{json.dumps(meta['register'], sort_keys=True)}`",
+        f"- registration settings: `{json.dumps(meta['register'], sort_keys=True)}`; "
+        f"precision of the learned matchers: {meta.get('precision', 'fp32')}",
         "",
         summary_markdown(records),
         "## Data sources",

@@ -52,6 +52,7 @@ def run_command(
     overwrite: bool = False,
     overrides: list[str] = (),
     markdown: Path | None = None,
+    precision: str = "",
     show_progress: bool = False,
 ) -> list[dict]:
     """Run the benchmark and write results.json, summary.md, plots (and the page)."""
@@ -67,6 +68,7 @@ def run_command(
         categories=tuple(categories),
         workers=workers,
         overwrite=overwrite,
+        precision=precision,
     )
     start = time.perf_counter()
     with Progress(
@@ -79,13 +81,14 @@ def run_command(
         )
     meta = {
         "command": _command_line(
-            data, matchers, out, limit, categories, workers, seed, overrides, markdown
+            data, matchers, out, limit, categories, workers, seed, overrides, markdown, precision
         ),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_description(),
         "version": __version__,
         "workers": workers,
         "seed": seed,
+        "precision": precision or "each matcher's default",
         "wall_seconds": time.perf_counter() - start,
         "computed": computed,
         "reused": len(records) - computed,
@@ -103,7 +106,7 @@ def run_command(
 
 
 def _command_line(
-    data, matchers, out, limit, categories, workers, seed, overrides, markdown
+    data, matchers, out, limit, categories, workers, seed, overrides, markdown, precision
 ) -> str:
     """The ``modalign bench`` command that reproduces a run."""
     words = ["modalign", "bench"]
@@ -113,6 +116,8 @@ def _command_line(
     words += [w for o in overrides for w in ("--set", o)]
     if limit:
         words += ["--limit", str(limit)]
+    if precision:
+        words += ["--precision", precision]
     words += ["--seed", str(seed), "--workers", str(workers), "--out", str(out)]
     if markdown is not None:
         words += ["--markdown", str(markdown)]

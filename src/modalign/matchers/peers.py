@@ -87,6 +87,8 @@ class PeerConfig(MatcherConfig):
         min_cosine: MNN only: drop matches whose cosine similarity is lower (-1 keeps all).
         filter_threshold: LightGlue only: match confidence threshold.
         threads: torch CPU threads (0 leaves torch's default).
+        precision: "fp32" (default) or "bf16": networks under bfloat16 autocast, about
+            twice as fast on CPUs with AMX; keypoint coordinates stay float32.
     """
 
     extractor: Literal["xfeat", "aliked", "disk"] = "xfeat"
@@ -95,6 +97,7 @@ class PeerConfig(MatcherConfig):
     min_cosine: float = -1.0
     filter_threshold: float = 0.1
     threads: int = 0
+    precision: Literal["fp32", "bf16"] = "fp32"
 
 
 class PeerMatcher(Matcher):
@@ -124,6 +127,7 @@ class PeerMatcher(Matcher):
             # SDPA flash backend off when it is False, even though on CPU it only calls SDPA
             conf = {**LightGlue.features[c.extractor], "weights": None, "flash": True}
             conf["filter_threshold"] = c.filter_threshold
+            conf["mp"] = c.precision == "bf16"  # LightGlue sets its own autocast from this
             self.lightglue = LightGlue(None, **conf).eval()
             weights = "xfeat-lighterglue" if c.extractor == "xfeat" else f"{c.extractor}-lightglue"
             state = lightglue_state(load_state(weights), self.lightglue.conf.n_layers)
@@ -145,8 +149,10 @@ class PeerMatcher(Matcher):
     def _match(self, image0, image1):
         if self.config.threads > 0:
             torch.set_num_threads(self.config.threads)
-        keypoints0, descriptors0 = self._features(image0)
-        keypoints1, descriptors1 = self._features(image1)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+            keypoints0, descriptors0 = self._features(image0)
+            keypoints1, descriptors1 = self._features(image1)
+        descriptors0, descriptors1 = descriptors0.float(), descriptors1.float()
         if len(keypoints0) == 0 or len(keypoints1) == 0:
             return np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0)
         if self.lightglue is None:
