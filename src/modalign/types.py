@@ -30,6 +30,8 @@ class Modality(str, enum.Enum):
     MRI = "mri"
     PET = "pet"
     CT = "ct"
+    SKETCH = "sketch"
+    PAINTING = "painting"
 
 
 class TransformType(str, enum.Enum):

@@ -8,7 +8,11 @@ line of pairs.csv) before any pair is run.
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import os
+import shutil
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,3 +128,33 @@ def read_set(directory: str | Path, categories: tuple[str, ...] = ()) -> list[Pa
             )
         )
     return pairs
+
+
+@contextlib.contextmanager
+def new_set_folder(out: str | Path) -> Iterator[Path]:
+    """A staging folder that becomes ``out`` only when the block completes, so a failed or
+    interrupted run leaves nothing half-written. ``out`` must not exist or be empty."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise InputError(str(out), "exists and is not an empty folder")
+    staging = out.with_name(f".{out.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    try:
+        yield staging
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if out.exists():
+        out.rmdir()
+    os.replace(staging, out)
+
+
+def write_pairs_csv(
+    folder: Path, rows: Sequence[Sequence], extra_columns: Sequence[str] = ()
+) -> None:
+    """Write ``pairs.csv``: the required columns (in order), then ``extra_columns``."""
+    with (folder / "pairs.csv").open("w", newline="") as stream:
+        writer = csv.writer(stream)
+        writer.writerow([*REQUIRED_COLUMNS, *extra_columns])
+        writer.writerows(rows)

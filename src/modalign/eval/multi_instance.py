@@ -24,9 +24,6 @@ Construction of a pair (all draws from ``numpy.random.default_rng([seed, index])
 
 from __future__ import annotations
 
-import csv
-import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +32,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import to_uint8, write_image
-from .datasets import REQUIRED_COLUMNS
+from .datasets import new_set_folder, write_pairs_csv
 from .protocol import RandomHomographyConfig, random_homography
 
 PHOTOS = ("astronaut", "coffee", "chelsea", "rocket", "camera", "coins", "immunohistochemistry")
@@ -127,36 +124,27 @@ def restyle(image: np.ndarray, style: str, rng: np.random.Generator) -> np.ndarr
 
 def write_multi_instance_set(out: str | Path, config: MultiInstanceConfig) -> list[str]:
     """Write the set (pairs.csv + pair folders) into ``out``, which must not exist or be empty."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise InputError(str(out), "exists and is not an empty folder")
     if config.pairs < 1 or config.size < 64:
         raise InputError("bench-make", "needs --pairs ≥ 1 and --size ≥ 64")
-    staging = out.with_name(f".{out.name}.partial")
-    shutil.rmtree(staging, ignore_errors=True)
     rows, names = [], []
-    for index in range(config.pairs):
-        rng = np.random.default_rng([config.seed, index])
-        scene = make_scene(rng, config)
-        style = STYLES[index % len(STYLES)]
-        height, width = scene.shape[:2]
-        H_0to1 = random_homography(rng, width, height, GEOMETRY)
-        moving = cv2.warpPerspective(restyle(scene, style, rng), H_0to1, (width, height))
-        pair_id = f"mi_{index:04d}"
-        relative = f"MultiInstance/{style}/{pair_id}"
-        folder = staging / relative
-        folder.mkdir(parents=True)
-        write_image(folder / "fixed.png", to_uint8(scene))
-        write_image(folder / "moving.png", to_uint8(moving))
-        np.savetxt(folder / "H.txt", np.linalg.inv(H_0to1) / np.linalg.inv(H_0to1)[2, 2])
-        rows.append(["synthetic", f"MultiInstance/{style}", pair_id, "visible", style, relative,
-                     width, height, width, height, 0, "modalign-multi-instance"])  # fmt: skip
-        names.append(pair_id)
-    with (staging / "pairs.csv").open("w", newline="") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(REQUIRED_COLUMNS)
-        writer.writerows(rows)
-    if out.exists():
-        out.rmdir()
-    os.replace(staging, out)
+    with new_set_folder(out) as staging:
+        for index in range(config.pairs):
+            rng = np.random.default_rng([config.seed, index])
+            scene = make_scene(rng, config)
+            style = STYLES[index % len(STYLES)]
+            height, width = scene.shape[:2]
+            H_0to1 = random_homography(rng, width, height, GEOMETRY)
+            moving = cv2.warpPerspective(restyle(scene, style, rng), H_0to1, (width, height))
+            pair_id = f"mi_{index:04d}"
+            relative = f"MultiInstance/{style}/{pair_id}"
+            folder = staging / relative
+            folder.mkdir(parents=True)
+            write_image(folder / "fixed.png", to_uint8(scene))
+            write_image(folder / "moving.png", to_uint8(moving))
+            np.savetxt(folder / "H.txt", np.linalg.inv(H_0to1) / np.linalg.inv(H_0to1)[2, 2])
+            source = "modalign-multi-instance"
+            rows.append(["synthetic", f"MultiInstance/{style}", pair_id, "visible", style,
+                         relative, width, height, width, height, 0, source])  # fmt: skip
+            names.append(pair_id)
+        write_pairs_csv(staging, rows)
     return names

@@ -1,0 +1,1 @@
+"""Training data: the synthetic cross-modal pair engine (:mod:`.synthetic`)."""
