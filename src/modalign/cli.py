@@ -202,6 +202,15 @@ def list_matchers() -> None:
         available, note = spec.availability()
         name = spec.name + (" (default)" if spec.name == DEFAULT_MATCHER else "")
         table.add_row(name, spec.kind, ("yes: " if available else "no: ") + note, spec.description)
+    from .hub import WEIGHTS, weight_path
+
+    for spec in WEIGHTS.values():
+        try:
+            weight_path(spec.name)
+            note = "yes: weights installed, checksum verified"
+        except InputError as err:
+            note = f"no: {err}"
+        table.add_row(spec.name, spec.kind, note, spec.description)
     Console(width=max(120, Console().width)).print(table)
 
 
@@ -312,6 +321,58 @@ def synth(
     options = merge(options, parse_overrides(overrides))
     synth_command(out, pairs, options, images, aligned, procedural, preview, real,
                   show_progress=stderr.is_terminal)  # fmt: skip
+
+
+@app.command()
+@_reports_errors
+def translate(
+    source: Path = typer.Argument(..., help="image file or folder of images"),
+    out: Path = typer.Option(..., "--out", "-o", help="output .png (file) or folder"),
+    model: str = typer.Option("v2i", help="weights name (modalign list) or .safetensors file"),
+) -> None:
+    """Translate visible images into pseudo-infrared."""
+    from .translate.runner import translate_command
+
+    count = translate_command(source, out, model, show_progress=stderr.is_terminal)
+    print(f"{count} image(s) -> {out}")
+
+
+@app.command("train-translator")
+@_reports_errors
+def train_translator(
+    data: Path = typer.Option(..., help="set with pre-aligned visible/infrared pairs"),
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="run folder (resumed if it has a checkpoint)"
+    ),
+    steps: int = typer.Option(6000, help="total training steps"),
+    max_minutes: float = typer.Option(0.0, help="stop after this many minutes (0: no limit)"),
+    overrides: list[str] = typer.Option([], "--set", help="training config override KEY=VALUE"),
+) -> None:
+    """Train the visible -> pseudo-infrared translator (pix2pix-style), resumable."""
+    from .translate.runner import train_command
+
+    options = merge({"steps": steps, "max_minutes": max_minutes}, parse_overrides(overrides))
+    scores = train_command(data, out, options, show_progress=stderr.is_terminal)
+    print(f"validation: {json.dumps(scores)}; weights -> {out}/best.safetensors")
+
+
+@app.command("translate-report")
+@_reports_errors
+def translate_report(
+    data: Path = typer.Option(..., help="the set the translator was trained on"),
+    model: str = typer.Option("v2i", help="weights name or .safetensors file"),
+    markdown: Path = typer.Option(None, help="write the comparison table here"),
+    sheet: Path = typer.Option(None, help="write visible | pseudo-IR | real IR rows here"),
+) -> None:
+    """Compare the translator with the thermal simulator and grayscale on held-out pairs."""
+    from .translate.report import compare_on_test_pairs, report_markdown, write_sheet
+
+    text = report_markdown(compare_on_test_pairs(data, model), str(data), model)
+    print(text)
+    if markdown is not None:
+        _write_text_atomic(markdown, text)
+    if sheet is not None:
+        write_sheet(data, model, sheet)
 
 
 def main() -> None:

@@ -73,7 +73,8 @@ def test_simulators_keep_shape_dtype_range_and_change_the_image(name, astronaut)
         assert out.shape == image.shape and out.dtype == np.float32
         assert out.min() >= 0 and out.max() <= 1 and np.isfinite(out).all()
         again = SIMULATORS[name](image, np.random.default_rng(seed))
-        assert np.array_equal(out, again)
+        # OpenCV's multi-threaded filters may round the last bit differently from run to run
+        assert np.allclose(out, again, rtol=0, atol=1e-6)
         correlations.append(abs(np.corrcoef(gray(out).ravel(), source_gray)[0, 1]))
         changes.append(np.abs(out - image).mean())
     if name == "visible":

@@ -158,3 +158,13 @@ def write_pairs_csv(
         writer = csv.writer(stream)
         writer.writerow([*REQUIRED_COLUMNS, *extra_columns])
         writer.writerows(rows)
+
+
+def holdout(pairs: list[Pair], fraction: float = 0.2, seed: int = 0) -> tuple[list, list]:
+    """Split pairs into (training, validation) by a seeded permutation of their ids: the
+    same pairs are held out on every machine, whatever order they are listed in."""
+    ordered = sorted(pairs, key=lambda p: p.key)
+    order = np.random.default_rng(seed).permutation(len(ordered))
+    count = round(fraction * len(ordered))
+    held = {ordered[i].key for i in order[:count]}
+    return [p for p in pairs if p.key not in held], [p for p in pairs if p.key in held]

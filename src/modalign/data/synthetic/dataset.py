@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import cv2
 import numpy as np
 import torch
 
@@ -60,6 +61,8 @@ class SyntheticPairDataset(torch.utils.data.IterableDataset):
     def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
         info = torch.utils.data.get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
+        if info is not None:  # a worker process: one thread each, the workers share the cores
+            cv2.setNumThreads(1)
         index = self.start + worker
         end = None if self.length is None else self.start + self.length
         while end is None or index < end:

@@ -133,13 +133,15 @@ class PairGenerator:
         for _ in range(10):
             warp = sample_warp(c.warp, (c.size, c.size), (c.size, c.size), rng)
             points = correspondence(warp, (c.size, c.size))
-            covisible = np.all((points >= 0) & (points <= c.size - 1), axis=-1)
+            x, y = points[..., 0], points[..., 1]
+            covisible = (x >= 0) & (x <= c.size - 1) & (y >= 0) & (y <= c.size - 1)
             if covisible.mean() >= c.min_covisible:
                 break
         image0 = np.ascontiguousarray(views[0][top : top + c.size, left : left + c.size])
-        in_source = points + (left, top)
+        in_source = points + np.float32([left, top])
         image1 = bilinear(views[1], in_source)
-        valid1 = np.all((in_source >= 0) & (in_source <= (width - 1, height - 1)), axis=-1)
+        x, y = in_source[..., 0], in_source[..., 1]
+        valid1 = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
         out = []
         for side, (image, name) in enumerate(zip((image0, image1), names, strict=True)):
             if name != "real":
@@ -148,7 +150,7 @@ class PairGenerator:
             out.append(photometric(image, c.photometric, rng))
         out[1][~valid1] = 0
         return SyntheticPair(
-            out[0], out[1], points.astype(np.float32), covisible, warp.H_1to0,
+            out[0], out[1], points, covisible, warp.H_1to0,
             modalities[0], modalities[1], names[0], names[1],
             warp.displacement is not None, item.name,
         )  # fmt: skip
@@ -177,12 +179,14 @@ class PairGenerator:
 
 def _resize_source(views: list[np.ndarray], shorter_side: float) -> list[np.ndarray]:
     """Resize all views so that the shorter side is ``shorter_side`` px (area filter when
-    shrinking); the fixed window is then cut at 1:1."""
+    shrinking more than twofold, bilinear otherwise); the fixed window is cut at 1:1."""
     height, width = views[0].shape[:2]
     scale = shorter_side / min(height, width)
     size = (
         max(round(width * scale), int(shorter_side)),
         max(round(height * scale), int(shorter_side)),
     )
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return [cv2.resize(view, size, interpolation=interpolation) for view in views]
+    interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
+    unique = {id(view): view for view in views}
+    resized = {key: cv2.resize(v, size, interpolation=interpolation) for key, v in unique.items()}
+    return [resized[id(view)] for view in views]

@@ -30,7 +30,19 @@ def make_generator(
     sources += [AlignedPairSource(path, split="train") for path in aligned]
     if procedural or not sources:
         sources.append(ProceduralSource())
-    return PairGenerator(config, sources)
+    return PairGenerator(config, sources, extra_simulators=learned_simulators(config.modalities))
+
+
+def learned_simulators(names: tuple[str, ...]) -> dict:
+    """Translators of the weight table that ``names`` asks for, as simulators."""
+    from ...hub import WEIGHTS
+
+    wanted = [n for n in names if n in WEIGHTS and WEIGHTS[n].kind == "translator"]
+    if not wanted:
+        return {}
+    from ...translate import translator_simulator
+
+    return {name: translator_simulator(name, name) for name in wanted}
 
 
 def synth_command(

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ...errors import InputError
-from ...eval.datasets import IMAGE_SUFFIXES, Pair, read_set
+from ...eval.datasets import IMAGE_SUFFIXES, Pair, holdout, read_set
 from ...io import read_image, to_float
 from ...types import Modality
 from .procedural import SCENES
@@ -86,16 +86,6 @@ class FolderSource:
         path = self.files[index]
         image = self._cache.get(index, lambda: as_rgb_float(read_image(path)))
         return SourceItem((image,), (Modality.VISIBLE,), str(path))
-
-
-def holdout(pairs: list[Pair], fraction: float = 0.2, seed: int = 0) -> tuple[list, list]:
-    """Split pairs into (training, validation) by a seeded permutation of their ids: the
-    same pairs are held out on every machine, whatever order they are listed in."""
-    ordered = sorted(pairs, key=lambda p: p.key)
-    order = np.random.default_rng(seed).permutation(len(ordered))
-    count = round(fraction * len(ordered))
-    held = {ordered[i].key for i in order[:count]}
-    return [p for p in pairs if p.key not in held], [p for p in pairs if p.key in held]
 
 
 def _modality(value: str) -> Modality:

@@ -12,6 +12,7 @@ import argparse
 import time
 
 import cv2
+import torch
 
 from .generator import PairGenerator, SynthConfig
 from .simulators import SIMULATOR_NAMES
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", default=None, help="folder of source images")
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     sources = [FolderSource(args.images)] if args.images else []
     sources.append(ProceduralSource(count=64))
     generator = PairGenerator(SynthConfig(size=args.size), sources)

@@ -76,10 +76,11 @@ def photometric(image: np.ndarray, strength: float, rng: np.random.Generator) ->
     gain = np.exp(rng.uniform(-0.3, 0.3) * s)
     offset = rng.uniform(-0.1, 0.1) * s
     gamma = np.exp(rng.uniform(-0.4, 0.4) * s)
-    out = np.clip(image * gain + offset, 0, 1) ** gamma
+    out = cv2.pow(np.clip(image * np.float32(gain) + np.float32(offset), 0, 1), gamma)
     if rng.random() < 0.3 * s:
         out = blur(out, rng.uniform(0.3, 1.2))
-    sigma = rng.uniform(0, 0.02) * s
-    if sigma > 0:
-        out = out + rng.standard_normal(out.shape, dtype=np.float32) * sigma
-    return np.clip(out, 0, 1).astype(np.float32)
+    if rng.random() < 0.5:  # sensor noise, the same in every channel
+        sigma = np.float32(rng.uniform(0, 0.03) * s)
+        noise = rng.standard_normal(out.shape[:2], dtype=np.float32) * sigma
+        out = out + (noise[..., None] if out.ndim == 3 else noise)
+    return np.clip(out, 0, 1, out=out).astype(np.float32, copy=False)

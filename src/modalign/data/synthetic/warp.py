@@ -12,12 +12,11 @@ ground truth).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-from ...geometry.transforms import transform_points
 
 
 @dataclass(frozen=True)
@@ -96,22 +95,34 @@ def sample_warp(
     return Warp(H_1to0 / H_1to0[2, 2], displacement)
 
 
+@functools.lru_cache(maxsize=8)
 def pixel_grid(width: int, height: int) -> np.ndarray:
-    """[H, W, 2] float64 (x, y) coordinates of every pixel centre."""
+    """[H, W, 2] float64 (x, y) coordinates of every pixel centre (read-only, cached)."""
     x, y = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
-    return np.stack([x, y], axis=-1)
+    grid = np.stack([x, y], axis=-1)
+    grid.flags.writeable = False
+    return grid
 
 
 def correspondence(warp: Warp, size1: tuple[int, int]) -> np.ndarray:
-    """[H1, W1, 2] float64: fixed-image position of every moving pixel."""
+    """[H1, W1, 2] float32: fixed-image position of every moving pixel."""
     points = pixel_grid(*size1)
     if warp.displacement is not None:
         points = points + warp.displacement
-    return transform_points(warp.H_1to0, points.reshape(-1, 2)).reshape(points.shape)
+    H = warp.H_1to0
+    x, y = points[..., 0], points[..., 1]
+    denominator = H[2, 0] * x + H[2, 1] * y + H[2, 2]  # > 0: perspective is bounded
+    out = np.empty(points.shape, np.float32)
+    out[..., 0] = (H[0, 0] * x + H[0, 1] * y + H[0, 2]) / denominator
+    out[..., 1] = (H[1, 0] * x + H[1, 1] * y + H[1, 2]) / denominator
+    return out
 
 
 def bilinear(image: np.ndarray, points: np.ndarray, fill: float = 0.0) -> np.ndarray:
     """Sample ``image`` at real-valued pixel positions, exactly (no position quantisation).
+
+    Runs on torch's ``grid_sample`` (float32, corners aligned to pixel centres), whose
+    round trip through normalised coordinates costs < 1e-4 px.
 
     Args:
         image: [H, W] or [H, W, C] float32.
@@ -119,18 +130,21 @@ def bilinear(image: np.ndarray, points: np.ndarray, fill: float = 0.0) -> np.nda
     Returns:
         [..., C] (or [...] for a 2-D image) float32; ``fill`` outside the image.
     """
+    import torch
+
     height, width = image.shape[:2]
-    flat = image.reshape(height * width, -1)
-    x, y = points[..., 0].ravel(), points[..., 1].ravel()
-    inside = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
-    x0 = np.clip(np.floor(x), 0, width - 2).astype(np.int64)
-    y0 = np.clip(np.floor(y), 0, height - 2).astype(np.int64)
-    fx = (np.clip(x, 0, width - 1) - x0).astype(np.float32)[:, None]
-    fy = (np.clip(y, 0, height - 1) - y0).astype(np.float32)[:, None]
-    index = y0 * width + x0
-    top = flat[index] * (1 - fx) + flat[index + 1] * fx
-    bottom = flat[index + width] * (1 - fx) + flat[index + width + 1] * fx
-    out = top * (1 - fy) + bottom * fy
-    out[~inside] = fill
+    tensor = torch.from_numpy(np.asarray(image, dtype=np.float32))
+    source = (tensor[None] if image.ndim == 2 else tensor.permute(2, 0, 1))[None]
+    x, y = points[..., 0].reshape(1, 1, -1), points[..., 1].reshape(1, 1, -1)
+    grid = np.empty((1, 1, x.size, 2), np.float32)
+    grid[..., 0] = x * np.float32(2 / (width - 1)) - 1
+    grid[..., 1] = y * np.float32(2 / (height - 1)) - 1
+    sampled = torch.nn.functional.grid_sample(
+        source, torch.from_numpy(grid), mode="bilinear",
+        padding_mode="border", align_corners=True,
+    )[0, :, 0].numpy()  # fmt: skip
+    inside = ((x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)).ravel()
+    sampled[:, ~inside] = fill
+    out = sampled.T if image.ndim == 3 else sampled[0]
     shape = points.shape[:-1] + (() if image.ndim == 2 else (image.shape[2],))
-    return out.reshape(shape)
+    return np.ascontiguousarray(out).reshape(shape)

@@ -128,7 +128,7 @@ def contact_sheet(
     names: Sequence[str],
     real_root: str | Path | None = None,
     examples: int = 2,
-    tile: int = 160,
+    tile: int = 128,
 ) -> np.ndarray:
     """One row per simulator: ``examples`` × (visible fixed, simulated moving, alignment
     check), then a real image of that modality from ``real_root`` (../shared/data) if any.

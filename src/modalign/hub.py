@@ -1,0 +1,112 @@
+"""Weight table: name -> file shipped in the package (or a URL) + sha256; offline first.
+
+Shipped files live in ``modalign/weights/``. A URL entry is fetched only when the file is
+not already in the local cache and downloads are allowed (``MODALIGN_OFFLINE=1`` forbids
+them); either way the file's sha256 must match the table. Every file is safetensors with
+its model config in the metadata, so the model is rebuilt from the file, never from its name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .errors import InputError
+
+
+@dataclass(frozen=True)
+class WeightSpec:
+    """One row of the weight table.
+
+    Attributes:
+        name: what users type (``--model NAME``).
+        kind: what it loads into ("translator", ...).
+        file: file name inside ``modalign/weights`` (shipped) or of the cached download.
+        sha256: hex digest the file must have.
+        description: one line for ``modalign list``.
+        url: where to download it from if it is not shipped (empty: shipped only).
+    """
+
+    name: str
+    kind: str
+    file: str
+    sha256: str
+    description: str
+    url: str = ""
+
+
+WEIGHTS: dict[str, WeightSpec] = {
+    spec.name: spec
+    for spec in (
+        WeightSpec(
+            "v2i",
+            "translator",
+            "v2i.safetensors",
+            "TO_BE_FILLED",
+            "visible -> pseudo-infrared translator (DistillMatch's V2I-GAN idea), trained on "
+            "RoadScene; docs/translator.md",
+        ),
+    )
+}
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where downloaded weights are kept (``MODALIGN_CACHE`` or ~/.cache/modalign)."""
+    return Path(os.environ.get("MODALIGN_CACHE", Path.home() / ".cache" / "modalign"))
+
+
+def weight_path(name: str) -> Path:
+    """The verified local file of weight ``name``.
+
+    Raises:
+        InputError: unknown name, file missing (and not downloadable), or checksum mismatch.
+    """
+    if name not in WEIGHTS:
+        raise InputError(f"--model {name}", "unknown weights", f"known: {', '.join(WEIGHTS)}")
+    spec = WEIGHTS[name]
+    shipped = Path(str(resources.files("modalign") / "weights" / spec.file))
+    path = shipped if shipped.is_file() else cache_dir() / spec.file
+    if not path.is_file():
+        if not spec.url or os.environ.get("MODALIGN_OFFLINE") == "1":
+            raise InputError(str(path), f"weights {name!r} are not installed", "reinstall modalign")
+        _download(spec.url, path)
+    if sha256_of(path) != spec.sha256:
+        raise InputError(str(path), f"checksum of weights {name!r} does not match the table")
+    return path
+
+
+def _download(url: str, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(path.suffix + ".partial")
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, partial.open("wb") as out:
+            while block := response.read(1 << 20):
+                out.write(block)
+    except OSError as err:
+        partial.unlink(missing_ok=True)
+        raise InputError(url, f"cannot download weights ({err})", "check the connection") from None
+    partial.replace(path)
+
+
+def read_metadata(path: Path) -> dict:
+    """The JSON ``config`` stored in a safetensors file's metadata."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as handle:
+        metadata = handle.metadata() or {}
+    if "config" not in metadata:
+        raise InputError(str(path), "safetensors file without a model config in its metadata")
+    return json.loads(metadata["config"])

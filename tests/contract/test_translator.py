@@ -1,0 +1,105 @@
+"""The visible -> pseudo-infrared translator: any size, gray/RGB, strict offline weights,
+a resumable training loop."""
+
+import csv
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from modalign import hub
+from modalign.cli import app
+from modalign.errors import InputError
+from modalign.translate import Translator, TranslatorConfig, load_translator, save_translator
+from modalign.translate.api import translate_batch
+
+runner = CliRunner()
+TINY = TranslatorConfig(width=8, depth=2, residual_blocks=1)
+
+
+@pytest.mark.parametrize("size", [(37, 53), (64, 64), (101, 77)])
+def test_generator_runs_on_odd_sizes_and_gray_or_rgb(size):
+    model = Translator(TINY).eval()
+    rgb = np.random.default_rng(0).random((*size, 3), dtype=np.float32)
+    gray = rgb.mean(axis=2)
+    out_rgb, out_gray = translate_batch(model, [rgb, gray])
+    assert out_rgb.shape == size == out_gray.shape and out_rgb.dtype == np.float32
+    assert out_rgb.min() >= 0 and out_rgb.max() <= 1
+    with torch.inference_mode():  # the padding does not leak: a crop of a batch is the same
+        batched = model(torch.from_numpy(np.stack([rgb, rgb]).transpose(0, 3, 1, 2)))
+    assert torch.allclose(batched[0, 0], torch.from_numpy(out_rgb), atol=1e-5)
+
+
+def test_weights_round_trip_strictly_and_offline(tmp_path, monkeypatch):
+    model = Translator(TINY)
+    path = tmp_path / "tiny.safetensors"
+    save_translator(model, path)
+    loaded = load_translator(path)
+    assert loaded.config == TINY
+    for key, value in model.state_dict().items():
+        assert torch.equal(value, loaded.state_dict()[key])
+
+    from safetensors.torch import save_file
+
+    state = dict(model.state_dict())
+    state.pop(next(iter(state)))
+    save_file(state, str(tmp_path / "broken.safetensors"), metadata={"config": "{}"})
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_translator(tmp_path / "broken.safetensors")
+
+    monkeypatch.setenv("MODALIGN_OFFLINE", "1")
+    monkeypatch.setattr("urllib.request.urlopen", lambda *a, **k: pytest.fail("downloaded"))
+    shipped = load_translator("v2i")  # the shipped file, verified against the table
+    assert isinstance(shipped, Translator)
+    monkeypatch.setitem(hub.WEIGHTS, "v2i", hub.WEIGHTS["v2i"].__class__(
+        "v2i", "translator", "v2i.safetensors", "0" * 64, "tampered"))  # fmt: skip
+    with pytest.raises(InputError, match="checksum"):
+        load_translator("v2i")
+
+
+def _aligned_visible_infrared_set(path):
+    args = ["synth", "-o", str(path), "--pairs", "8", "--size", "72", "--modalities", "thermal",
+            "--set", "visible_fixed=1", "--set", "swap=0", "--set", "warp.scale=[1,1]"]  # fmt: skip
+    for key in ("rotation", "anisotropy", "shear", "perspective", "translation"):
+        args += ["--set", f"warp.{key}=0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+
+
+def test_training_runs_and_resumes(tmp_path):
+    data, run = tmp_path / "vis_ir", tmp_path / "run"
+    _aligned_visible_infrared_set(data)
+    common = ["train-translator", "--data", str(data), "-o", str(run), "--set", "crop=32",
+              "--set", "batch_size=2", "--set", "log_every=1", "--set", "validate_every=2",
+              "--set", "model.width=8", "--set", "model.depth=2"]  # fmt: skip
+    result = runner.invoke(app, [*common, "--steps", "2"])
+    assert result.exit_code == 0, result.output
+    checkpoint = torch.load(run / "checkpoint.pt", weights_only=True)
+    assert checkpoint["step"] == 2 and (run / "best.safetensors").is_file()
+    assert list((run / "samples").glob("*.png"))
+    result = runner.invoke(app, [*common, "--steps", "3"])
+    assert result.exit_code == 0, result.output
+    steps = [int(row[0]) for row in csv.reader((run / "log.csv").open())]
+    assert steps == [1, 2, 3]  # resumed at step 3, not restarted
+    other = runner.invoke(app, [*common[:-4], "--steps", "4", "--set", "model.width=16"])
+    assert other.exit_code == 2 and "another model config" in other.stderr
+
+
+def test_translate_command_on_a_file_and_a_folder(tmp_path):
+    from modalign.io import read_image, write_image
+
+    folder = tmp_path / "in"
+    (folder / "sub").mkdir(parents=True)
+    image = (np.random.default_rng(1).random((40, 50, 3)) * 255).astype(np.uint8)
+    write_image(folder / "a.jpg", image)
+    write_image(folder / "sub" / "b.png", image[..., 0])
+    result = runner.invoke(app, ["translate", str(folder / "a.jpg"), "-o", str(tmp_path / "a.png")])
+    assert result.exit_code == 0, result.output
+    assert read_image(tmp_path / "a.png").shape == (40, 50)
+    result = runner.invoke(app, ["translate", str(folder), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0 and (tmp_path / "out" / "sub" / "b.png").is_file()
+    (folder / "bad.png").write_bytes(b"not an image")
+    result = runner.invoke(app, ["translate", str(folder), "-o", str(tmp_path / "out2")])
+    assert result.exit_code == 2 and "bad.png" in result.stderr
+    assert not (tmp_path / "out2").exists()
