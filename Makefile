@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 DATA ?= ../shared/data
 SETS := mmim visnir visnir_country roadscene aanlib
 
-.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput
+.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,11 +33,17 @@ test: $(VENV)/.installed
 
 # Regenerates docs/synthetic.png: every modality simulator beside a real image of its kind.
 docs-synthetic: $(VENV)/.installed
-	$(BIN)/modalign synth --preview docs/synthetic.png --real $(DATA) --images $(DATA)/sources
+	$(BIN)/modalign synth --preview docs/synthetic.png --real $(DATA) --images $(DATA)/sources \
+		--modalities thermal,v2i,nir,sar,depth,map,night,mri,ct,pet,sketch,painting,season
 
 # Generation speed per modality on one core at 256x256 (source images drawn once first).
 synth-throughput: $(VENV)/.installed
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(BIN)/python -m modalign.data.synthetic.throughput --size 256 --pairs 200 --images $(DATA)/sources/coco128
+
+# Regenerates docs/translator.md and docs/translator.png from the shipped v2i weights.
+docs-translator: $(VENV)/.installed
+	$(BIN)/modalign translate-report --data $(DATA)/roadscene --markdown docs/translator_results.md \
+		--sheet docs/translator.png
 
 # Regenerates docs/benchmarks.md: every installed matcher on every set of $(DATA).
 benchmarks: $(VENV)/.installed

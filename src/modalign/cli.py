@@ -187,6 +187,7 @@ def _write_text_atomic(path: Path, text: str) -> None:
         handle, temporary = tempfile.mkstemp(prefix=".modalign-", dir=directory)
         with os.fdopen(handle, "w") as stream:
             stream.write(text)
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except OSError as err:
         raise InputError(str(path), f"cannot write ({err.strerror})") from None

@@ -47,7 +47,7 @@ WEIGHTS: dict[str, WeightSpec] = {
             "v2i",
             "translator",
             "v2i.safetensors",
-            "TO_BE_FILLED",
+            "e3b734eea6421cc481738d9a209e9ad70298f69c875b70d26ad945ec9f6004b7",
             "visible -> pseudo-infrared translator (DistillMatch's V2I-GAN idea), trained on "
             "RoadScene; docs/translator.md",
         ),

@@ -103,3 +103,21 @@ def test_translate_command_on_a_file_and_a_folder(tmp_path):
     result = runner.invoke(app, ["translate", str(folder), "-o", str(tmp_path / "out2")])
     assert result.exit_code == 2 and "bad.png" in result.stderr
     assert not (tmp_path / "out2").exists()
+
+
+def test_translator_is_a_modality_of_the_data_engine(tmp_path):
+    from modalign.data.synthetic import PairGenerator, ProceduralSource, SynthConfig
+    from modalign.translate import translator_simulator
+    from modalign.types import Modality
+
+    save_translator(Translator(TINY), tmp_path / "tiny.safetensors")
+    simulator = translator_simulator(str(tmp_path / "tiny.safetensors"), "v2i")
+    generator = PairGenerator(
+        SynthConfig(size=64, modalities=("v2i", "sar")),
+        [ProceduralSource(size=96, count=2)],
+        extra_simulators={"v2i": simulator},
+    )
+    pair = generator.pair(0, ("visible", "v2i"))
+    assert pair.modality1 is Modality.INFRARED and pair.simulator1 == "v2i"
+    assert pair.image1.shape == (64, 64, 3) and pair.image1.dtype == np.float32
+    assert {generator.pair(i).simulator1 for i in range(12)} <= {"visible", "v2i", "sar"}

@@ -76,7 +76,11 @@ def test_dataset_streams_the_same_pairs_with_any_number_of_workers():
     generator = PairGenerator(SynthConfig(size=64), [ProceduralSource(size=128, count=4)])
     dataset = SyntheticPairDataset(generator, start=3, length=6)
     alone = list(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=0))
-    parallel = list(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=2))
+    parallel = list(  # spawn: forked workers can hang on thread pools the parent has used
+        torch.utils.data.DataLoader(
+            dataset, batch_size=None, num_workers=2, multiprocessing_context="spawn"
+        )
+    )
     assert [int(s["index"]) for s in alone] == list(range(3, 9))
     by_index = {int(s["index"]): s for s in parallel}
     assert sorted(by_index) == list(range(3, 9))

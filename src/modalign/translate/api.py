@@ -14,15 +14,19 @@ from ..hub import read_metadata, weight_path
 from .model import Translator, TranslatorConfig
 
 
-def save_translator(model: Translator, path: str | Path) -> None:
-    """Write the generator's weights and config (safetensors metadata), atomically."""
+def save_translator(model: Translator, path: str | Path, training: dict | None = None) -> None:
+    """Write the generator's weights, config and (optionally) how it was trained into a
+    safetensors file (metadata ``config`` and ``training``, JSON), atomically."""
     from safetensors.torch import save_file
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
     state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    save_file(state, str(partial), metadata={"config": json.dumps(to_dict(model.config))})
+    metadata = {"config": json.dumps(to_dict(model.config))}
+    if training is not None:
+        metadata["training"] = json.dumps(training)
+    save_file(state, str(partial), metadata=metadata)
     partial.replace(path)
 
 

@@ -29,11 +29,11 @@ def split_pairs(data: str | Path, fraction: float = 0.2, test: int = 20, seed: i
     by key, are the test pairs, the rest validate during training."""
     pairs = [p for p in read_set(data) if p.pre_aligned]
     pairs = [p for p in pairs if {p.modality_fixed, p.modality_moving} == {"visible", "infrared"}]
-    if len(pairs) < 4:
-        raise InputError(str(data), "needs at least 4 pre-aligned visible/infrared pairs")
+    if len(pairs) < 8:
+        raise InputError(str(data), "needs at least 8 pre-aligned visible/infrared pairs")
     train, held = holdout(pairs, fraction, seed)
     held = sorted(held, key=lambda p: p.key)
-    count = min(test, max(1, len(held) // 2))
+    count = min(test, len(held) - 1)  # at least one pair validates
     return Split(train, held[count:], held[:count])
 
 

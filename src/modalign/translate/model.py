@@ -1,8 +1,11 @@
 """A compact, fully convolutional visible -> pseudo-infrared generator and a patch critic.
 
-Generator: a U-Net (3×3 convolutions, GroupNorm, SiLU) with ``depth`` stride-2 stages and
-residual blocks at the bottleneck; any input size works (reflect-padded to a multiple of
-2**depth, cropped back). Discriminator: a PatchGAN on (visible, infrared) judging
+Generator: a light U-Net (3×3 convolutions, GroupNorm, SiLU): a stride-``stem_stride`` stem,
+``depth`` stride-2 stages, residual blocks at the bottleneck, a decoder that reduces
+channels before upsampling, and an output at the stem's resolution upsampled bilinearly
+(infrared images carry little fine texture). Any input size works (reflect-padded to a
+multiple of stem_stride·2**depth, cropped back). About 1 GFLOP per 256×256 image.
+Discriminator: a PatchGAN on (visible, infrared) judging
 overlapping patches, as in pix2pix.
 """
 
@@ -20,14 +23,16 @@ class TranslatorConfig:
     """Architecture of the generator.
 
     Attributes:
-        width: channels at full resolution (doubled at each stage).
-        depth: number of stride-2 stages.
+        width: channels after the stem (doubled at each stage).
+        stem_stride: 1 (work at full resolution) or 2 (at half resolution).
+        depth: number of stride-2 stages after the stem.
         residual_blocks: residual blocks at the bottleneck.
         in_channels: input channels (RGB; gray input is repeated).
         out_channels: output channels (1: infrared intensity).
     """
 
-    width: int = 24
+    width: int = 16
+    stem_stride: int = 2
     depth: int = 3
     residual_blocks: int = 2
     in_channels: int = 3
@@ -58,7 +63,7 @@ class Translator(nn.Module):
         super().__init__()
         self.config = c = config or TranslatorConfig()
         widths = [c.width * 2**i for i in range(c.depth + 1)]
-        self.stem = _conv(c.in_channels, widths[0])
+        self.stem = _conv(c.in_channels, widths[0], c.stem_stride)
         self.down = nn.ModuleList(
             nn.Sequential(_conv(widths[i], widths[i + 1], 2), _conv(widths[i + 1], widths[i + 1]))
             for i in range(c.depth)
@@ -70,7 +75,7 @@ class Translator(nn.Module):
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         height, width = image.shape[-2:]
-        multiple = 2**self.config.depth
+        multiple = self.config.stem_stride * 2**self.config.depth
         pad_h, pad_w = (-height) % multiple, (-width) % multiple
         mode = "reflect" if min(height, width) > max(pad_h, pad_w) else "replicate"
         x = F.pad(image, (0, pad_w, 0, pad_h), mode=mode)
@@ -80,13 +85,17 @@ class Translator(nn.Module):
             skips.append(stage(skips[-1]))
         # 2. bottleneck
         x = self.bottleneck(skips.pop())
-        # 3. decoder: upsample, reduce, fuse with the skip of the same scale
+        # 3. decoder: reduce channels, upsample, fuse with the skip of the same scale
         for i in reversed(range(self.config.depth)):
             skip = skips.pop()
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-            x = self.fuse[i](torch.cat([self.reduce[i](x), skip], dim=1))
-        # 4. output in [0, 1], cropped to the input size
-        return torch.sigmoid(self.head(x))[..., :height, :width]
+            x = F.interpolate(self.reduce[i](x), size=skip.shape[-2:], mode="bilinear")
+            x = self.fuse[i](torch.cat([x, skip], dim=1))
+        # 4. output at the padded input size, in [0, 1], cropped to the input size
+        x = self.head(x)
+        padded = (height + pad_h, width + pad_w)
+        if tuple(x.shape[-2:]) != padded:
+            x = F.interpolate(x, size=padded, mode="bilinear")
+        return torch.sigmoid(x)[..., :height, :width]
 
 
 class PatchDiscriminator(nn.Module):

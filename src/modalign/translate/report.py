@@ -37,6 +37,7 @@ def compare_on_test_pairs(data: str | Path, model: str = "v2i") -> dict[str, dic
 
 
 def report_markdown(table: dict[str, dict[str, float]], data: str, model: str) -> str:
+    """The comparison table with how it was measured (the body of docs/translator.md)."""
     lines = [
         "| output compared with the real infrared | SSIM ↑ | L1 ↓ |",
         "|---|---|---|",
@@ -44,9 +45,13 @@ def report_markdown(table: dict[str, dict[str, float]], data: str, model: str) -
     ]
     pairs = next(iter(table.values()))["pairs"]
     return (
-        f"{pairs} held-out pairs of `{data}` (the first {pairs} by id of its seeded 20% "
-        f"hold-out), model `{model}`; intensities of each image stretched between its 1st and "
-        "99th percentile before comparing.\n\n" + "\n".join(lines) + "\n"
+        f"Measured on the {pairs} test pairs of `{data}` (the first {pairs} by id of its "
+        f"seeded 20% hold-out, never used in training), model `{model}`; each image's "
+        "intensities are stretched between its 1st and 99th percentile before comparing, "
+        "SSIM as in scikit-image (7×7 windows), L1 = mean absolute difference. The thermal "
+        "simulator is the data engine's analytic one, seeded per pair.\n\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -89,7 +90,7 @@ class _State:
         self.optimizer_d = torch.optim.Adam(
             self.critic.parameters(), config.learning_rate, betas=betas
         )
-        self.step, self.best = 0, float("inf")
+        self.step, self.best, self.seconds = 0, float("inf"), 0.0
 
     def save(self, path: Path, config: TrainTranslatorConfig) -> None:
         partial = path.with_name(path.name + ".partial")
@@ -100,6 +101,7 @@ class _State:
             "optimizer_d": self.optimizer_d.state_dict(),
             "step": self.step,
             "best": self.best,
+            "seconds": self.seconds,
             "config": to_dict(config),
         }
         torch.save(checkpoint, partial)
@@ -111,6 +113,7 @@ class _State:
         self.optimizer_g.load_state_dict(checkpoint["optimizer_g"])
         self.optimizer_d.load_state_dict(checkpoint["optimizer_d"])
         self.step, self.best = checkpoint["step"], checkpoint["best"]
+        self.seconds = checkpoint.get("seconds", 0.0)
 
 
 def training_step(
@@ -153,17 +156,25 @@ def evaluate(generator: Translator, pairs: list[tuple[np.ndarray, np.ndarray]]) 
     }
 
 
-def sample_sheet(generator: Translator, pairs: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Rows of visible | pseudo-infrared | real infrared (uint8 RGB)."""
+def sample_sheet(
+    generator: Translator, pairs: list[tuple[np.ndarray, np.ndarray]], width: int = 320
+) -> np.ndarray:
+    """Rows of visible | pseudo-infrared | real infrared, each panel resized to ``width``
+    px and the height of the first pair's aspect (uint8 RGB)."""
     generator.eval()
     outputs = translate_batch(generator, [visible for visible, _ in pairs])
     generator.train()
+    height0, width0 = pairs[0][1].shape
+    size = (width, max(8, round(width * height0 / width0)))
     rows = []
     for (visible, infrared), output in zip(pairs, outputs, strict=True):
-        gray = [np.repeat(x[..., None], 3, axis=-1) for x in (output, infrared)]
-        rows.append(np.concatenate([visible, *gray], axis=1))
-    width = min(r.shape[1] for r in rows)
-    return to_uint8(np.concatenate([r[:, :width] for r in rows], axis=0))
+        panels = [visible, *(np.repeat(x[..., None], 3, axis=-1) for x in (output, infrared))]
+        rows.append(
+            np.concatenate(
+                [cv2.resize(p, size, interpolation=cv2.INTER_AREA) for p in panels], axis=1
+            )
+        )
+    return to_uint8(np.concatenate(rows, axis=0))
 
 
 def train_translator(
@@ -198,13 +209,15 @@ def train_translator(
             visible, infrared = map(
                 torch.from_numpy, random_crops(train, config.crop, config.batch_size, rng)
             )
+            tick = time.monotonic()
             losses = training_step(state, visible, infrared, config)
             state.step += 1
+            state.seconds += time.monotonic() - tick
             if state.step % config.log_every == 0:
                 writer.writerow([state.step, time.time(), *(f"{v:.5f}" for v in losses.values())])
                 log.flush()
             if state.step % config.validate_every == 0 or state.step == config.steps:
-                scores = _validate(state, validation, run)
+                scores = _validate(state, validation, run, {"data": str(data), **to_dict(config)})
             if state.step % config.checkpoint_every == 0:
                 state.save(checkpoint_path, config)
             if on_step:
@@ -213,12 +226,14 @@ def train_translator(
     return scores
 
 
-def _validate(state: _State, validation: list, run: Path) -> dict:
+def _validate(state: _State, validation: list, run: Path, settings: dict) -> dict:
     scores = evaluate(state.generator, validation)
     logger.info("step %d: validation %s", state.step, scores)
     if scores["l1"] < state.best:
         state.best = scores["l1"]
-        save_translator(state.generator, run / "best.safetensors")
+        training = {"step": state.step, "training_seconds": round(state.seconds),
+                    "validation": scores, **settings}  # fmt: skip
+        save_translator(state.generator, run / "best.safetensors", training)
     write_image(
         run / "samples" / f"step_{state.step:06d}.png",
         sample_sheet(state.generator, validation[:4]),

@@ -2,7 +2,10 @@
 
 With ``DataLoader(dataset, num_workers=N)`` worker ``k`` makes pairs ``start + k``,
 ``start + k + N``, ...; pair ``i`` is the same whatever ``N``, so a run is reproducible and
-resumes exactly from ``start`` (e.g. ``start = step × batch size``).
+resumes exactly from ``start`` (e.g. ``start = step × batch size``). Create the loader
+with ``multiprocessing_context="spawn"`` (or "forkserver") when the parent process has
+already run torch or OpenCV code: workers forked from a process whose thread pools were
+in use can deadlock.
 """
 
 from __future__ import annotations

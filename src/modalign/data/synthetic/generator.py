@@ -114,7 +114,7 @@ class PairGenerator:
         if len(weights) != len(sources) or weights.min() < 0 or weights.sum() <= 0:
             raise ConfigError("source weights: one non-negative weight per source, not all 0")
         self.weights = weights / weights.sum()
-        names = tuple(dict.fromkeys(("visible", *config.modalities)))
+        names = tuple(dict.fromkeys(("visible", *config.modalities, *(extra_simulators or {}))))
         self.simulators = simulator_table(names, config.simulators, extra_simulators)
 
     def pair(self, index: int, simulators: tuple[str, str] | None = None) -> SyntheticPair:

@@ -12,7 +12,6 @@ from ...config import build
 from ...errors import InputError
 from ...io import write_image
 from .generator import PairGenerator, SynthConfig
-from .simulators import SIMULATOR_NAMES
 from .sources import AlignedPairSource, FolderSource, ProceduralSource
 from .writer import contact_sheet, write_set
 
@@ -76,9 +75,11 @@ def synth_command(
     if preview is not None:
         if preview.suffix.lower() not in (".png", ".jpg", ".jpeg"):
             raise InputError(str(preview), "the contact sheet must be a .png or .jpg file")
-        names = tuple(n for n in config.modalities if n in SIMULATOR_NAMES)
-        names = tuple(dict.fromkeys(("visible", *names)))
-        sheet_generator = PairGenerator(replace(config, photometric=0.0), generator.sources)
+        names = tuple(dict.fromkeys(("visible", *config.modalities)))
+        sheet_generator = PairGenerator(
+            replace(config, photometric=0.0), generator.sources,
+            extra_simulators=learned_simulators(config.modalities),
+        )  # fmt: skip
         sheet = contact_sheet(sheet_generator, names, real)
         preview.parent.mkdir(parents=True, exist_ok=True)
         temporary = preview.with_name(f".{preview.name}.partial{preview.suffix}")

@@ -15,13 +15,14 @@ import cv2
 import torch
 
 from .generator import PairGenerator, SynthConfig
+from .runner import learned_simulators
 from .simulators import SIMULATOR_NAMES
 from .sources import FolderSource, ProceduralSource
 
 
 def measure(generator: PairGenerator, pairs: int, names: tuple[str, ...]) -> dict[str, float]:
     """Pairs per second for each simulator (moving side; fixed side visible) and for the
-    configured mix (key "mixed")."""
+    configured mix of built-in simulators (key "mixed")."""
     speeds = {}
     for name in (*names, "mixed"):
         forced = None if name == "mixed" else ("visible", name)
@@ -42,17 +43,20 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(1)
     sources = [FolderSource(args.images)] if args.images else []
     sources.append(ProceduralSource(count=64))
-    generator = PairGenerator(SynthConfig(size=args.size), sources)
+    learned = learned_simulators(("v2i",))  # the shipped translator, timed on its own row
+    generator = PairGenerator(SynthConfig(size=args.size), sources, extra_simulators=learned)
+    names = (*SIMULATOR_NAMES, *learned)
     for index in range(args.pairs):  # draw every source item the timed loops will use
         generator.pair(index)
-        for name in SIMULATOR_NAMES:
+        for name in names:
             generator.pair(index, ("visible", name))
-    speeds = measure(generator, args.pairs, SIMULATOR_NAMES)
+    speeds = measure(generator, args.pairs, names)
     print(f"{args.size}x{args.size}, one core, {args.pairs} pairs each, pairs/s:")
     for name, speed in speeds.items():
         print(f"  {name:10s} {speed:7.1f}")
-    mean = sum(speeds[n] for n in SIMULATOR_NAMES) / len(SIMULATOR_NAMES)
-    print(f"  {'mean':10s} {mean:7.1f}  (mean over modalities)")
+    for label, group in (("built-in", SIMULATOR_NAMES), ("all", names)):
+        mean = sum(speeds[n] for n in group) / len(group)
+        print(f"  mean {label:8s} {mean:6.1f}  (mean over {len(group)} modalities)")
 
 
 if __name__ == "__main__":

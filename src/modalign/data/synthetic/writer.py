@@ -86,6 +86,7 @@ def alignment_check(pair: SyntheticPair) -> np.ndarray:
 # real examples shown beside each simulator: set, category substring, side
 REAL_EXAMPLES = {
     "thermal": ("roadscene", "VIS_IR", "moving"),
+    "v2i": ("roadscene", "VIS_IR", "moving"),
     "nir": ("visnir_country", "country", "fixed"),
     "sar": ("mmim", "SAR_Optical", "fixed"),
     "depth": ("mmim", "DepthOptical", "fixed"),
