@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from ..config import build, parse_overrides, to_dict
 from ..pipeline import RegisterConfig
+from ..progress import progress_bar
 from .bench import BenchConfig, matcher_names, run_benchmark
 from .report import (
     benchmark_document,
@@ -71,10 +71,7 @@ def run_command(
         precision=precision,
     )
     start = time.perf_counter()
-    with Progress(
-        TextColumn("bench"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), disable=not show_progress,
-    ) as progress:  # fmt: skip
+    with progress_bar("bench", show_progress) as progress:
         task = progress.add_task("bench", total=None)
         records, computed = run_benchmark(
             config, out, lambda done, total: progress.update(task, completed=done, total=total)

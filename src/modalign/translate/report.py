@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..data.synthetic.simulators import SIMULATORS
+from ..data.synthetic.tone import gray
 from ..io import write_image
 from .api import load_translator, translate_batch
 from .data import load_pair, similarity, split_pairs
@@ -26,7 +27,7 @@ def compare_on_test_pairs(data: str | Path, model: str = "v2i") -> dict[str, dic
             SIMULATORS["thermal"](v, np.random.default_rng(i))[..., 0]
             for i, (v, _) in enumerate(pairs)
         ],
-        "grayscale visible": [v @ np.float32([0.299, 0.587, 0.114]) for v, _ in pairs],
+        "grayscale visible": [gray(v) for v, _ in pairs],
     }
     table = {}
     for name, images in outputs.items():

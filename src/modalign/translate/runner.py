@@ -5,22 +5,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
 from ..config import build
 from ..errors import InputError
 from ..eval.datasets import IMAGE_SUFFIXES, new_set_folder
 from ..io import read_image, to_float, to_uint8, write_image
+from ..progress import progress_bar
 from .api import load_translator, translate_batch
 from .train import TrainTranslatorConfig, train_translator
-
-
-def _progress(label: str, show: bool) -> Progress:
-    return Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=Console(stderr=True), disable=not show,
-    )  # fmt: skip
 
 
 def translate_command(source: Path, out: Path, model: str, show_progress: bool = False) -> int:
@@ -40,7 +31,7 @@ def translate_command(source: Path, out: Path, model: str, show_progress: bool =
     files = sorted(p for p in source.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise InputError(str(source), "contains no images (png, jpg, tif, bmp)")
-    with new_set_folder(out) as staging, _progress("translate", show_progress) as progress:
+    with new_set_folder(out) as staging, progress_bar("translate", show_progress) as progress:
         task = progress.add_task("translate", total=len(files))
         for path in files:
             image = to_float(read_image(path))
@@ -55,7 +46,7 @@ def train_command(data: Path, run: Path, overrides: dict, show_progress: bool = 
     """Train or resume the translator in ``run``; returns the last validation scores."""
     config = build(TrainTranslatorConfig, overrides)
     logging.getLogger("modalign.translate").setLevel(logging.INFO)
-    with _progress("train", show_progress) as progress:
+    with progress_bar("train", show_progress) as progress:
         task = progress.add_task("train", total=config.steps)
         return train_translator(
             data, run, config, lambda step, total: progress.update(task, completed=step)

@@ -5,12 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
 from ...config import build
 from ...errors import InputError
 from ...io import write_image
+from ...progress import progress_bar
 from .generator import PairGenerator, SynthConfig
 from .sources import AlignedPairSource, FolderSource, ProceduralSource
 from .writer import contact_sheet, write_set
@@ -65,10 +63,7 @@ def synth_command(
         raise InputError("--size", f"must be at least 64, got {config.size}")
     generator = make_generator(config, images, aligned, procedural)
     if out is not None:
-        with Progress(
-            TextColumn("synth"), BarColumn(), MofNCompleteColumn(),
-            console=Console(stderr=True), disable=not show_progress,
-        ) as progress:  # fmt: skip
+        with progress_bar("synth", show_progress) as progress:
             task = progress.add_task("synth", total=pairs)
             write_set(out, generator, pairs, lambda done: progress.update(task, completed=done))
         print(f"{pairs} pairs -> {out}/pairs.csv")
