@@ -42,3 +42,47 @@ def test_xfeat_weights_load_strictly_and_reproduce_xfeat_features():
     assert torch.allclose(coarse, features, atol=1e-4)
     with pytest.raises(ConfigError, match="backbone.weights"):
         load_backbone(BackboneConfig(weights="imagenet"))
+
+
+TINY = dict(dim=32, heads=2, prompts=4, layers=1, modality_embedding=8, fine_dim=8)
+
+
+def tiny_model(**overrides):
+    from modalign.models.model import CrossModalMatcher, ModelConfig
+
+    config = ModelConfig(backbone=BackboneConfig(weights="none"), **{**TINY, **overrides})
+    torch.manual_seed(0)
+    return CrossModalMatcher(config, pretrained_backbone=False).eval()
+
+
+@pytest.mark.parametrize("sizes", [((64, 96), (64, 96)), ((61, 90), (75, 50))])
+def test_model_outputs_keys_shapes_and_pixel_bounds(sizes):
+    model = tiny_model(coarse_threshold=0.0)
+    batch = {"image0": torch.rand(2, 3, *sizes[0]), "image1": torch.rand(2, 1, *sizes[1])}
+    copies = {k: v.clone() for k, v in batch.items()}
+    with torch.inference_mode():
+        out = model(batch)
+    assert set(batch) == set(copies) and all(torch.equal(batch[k], copies[k]) for k in batch)
+    count = len(out["confidence"])
+    assert count > 0
+    assert out["keypoints0"].shape == out["keypoints1"].shape == (count, 2)
+    assert out["batch_indexes"].shape == (count,) and set(out["batch_indexes"].tolist()) <= {0, 1}
+    for key, (height, width) in (("keypoints0", sizes[0]), ("keypoints1", sizes[1])):
+        assert (out[key] >= -0.5).all() and (out[key][:, 0] <= width - 0.5).all()
+        assert (out[key][:, 1] <= height - 0.5).all()
+    assert out["modality_logits0"].shape == (2, 16) and out["fine_spread"].shape == (count,)
+    grid0 = [(s + (-s) % 32) // 8 for s in sizes[0]]
+    assert out["coarse_features0"].shape == (2, 32, *grid0)
+
+
+def test_model_without_matches_and_batch_consistency():
+    image0, image1 = torch.rand(2, 3, 64, 64), torch.rand(2, 3, 64, 64)
+    with torch.inference_mode():
+        empty = tiny_model(coarse_threshold=1.0)({"image0": image0, "image1": image1})
+        model = tiny_model(coarse_threshold=0.0)
+        pair = model({"image0": image0, "image1": image1})
+        single = model({"image0": image0[:1], "image1": image1[:1]})
+    assert empty["keypoints0"].shape == (0, 2) and empty["confidence"].shape == (0,)
+    first = pair["batch_indexes"] == 0
+    assert torch.allclose(pair["keypoints1"][first], single["keypoints1"], atol=1e-4)
+    assert torch.allclose(pair["confidence"][first], single["confidence"], atol=1e-5)

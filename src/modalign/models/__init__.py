@@ -1,6 +1,15 @@
-"""The learned cross-modal matcher, split by stage (see the issue "The learned cross-modal
-matcher"): so far the backbone (:mod:`.backbone`)."""
+"""The learned cross-modal matcher, split by stage: backbone (1), interaction (2-3:
+modality injection, prompts, linear attention), matching (4: coarse dual-softmax, fine
+refinement) and the module-tier model that chains them."""
 
-from .backbone import Backbone, BackboneConfig, xfeat_backbone_state
+from .backbone import Backbone, BackboneConfig, load_backbone, xfeat_backbone_state
+from .model import CrossModalMatcher, ModelConfig
 
-__all__ = ["Backbone", "BackboneConfig", "xfeat_backbone_state"]
+__all__ = [
+    "Backbone",
+    "BackboneConfig",
+    "CrossModalMatcher",
+    "ModelConfig",
+    "load_backbone",
+    "xfeat_backbone_state",
+]
