@@ -86,3 +86,32 @@ def test_model_without_matches_and_batch_consistency():
     first = pair["batch_indexes"] == 0
     assert torch.allclose(pair["keypoints1"][first], single["keypoints1"], atol=1e-4)
     assert torch.allclose(pair["confidence"][first], single["confidence"], atol=1e-5)
+
+
+def test_a_few_steps_on_synthetic_pairs_reduce_the_loss():
+    from torch.utils.data import DataLoader
+
+    from modalign.data.synthetic import PairGenerator, ProceduralSource, SynthConfig
+    from modalign.data.synthetic.dataset import SyntheticPairDataset
+    from modalign.losses import LossConfig
+    from modalign.train import batch_losses
+
+    generator = PairGenerator(
+        SynthConfig(size=64, modalities=("thermal",)), [ProceduralSource(size=96, count=2)]
+    )
+    batch = next(iter(DataLoader(SyntheticPairDataset(generator, length=2), batch_size=2)))
+    model = tiny_model(coarse_threshold=0.0).train()
+    teacher = (torch.rand(2, 16, 4, 4), torch.rand(2, 16, 4, 4))
+    projection = torch.nn.Conv2d(32, 16, 1)
+    parameters = [*model.parameters(), *projection.parameters()]
+    optimizer = torch.optim.Adam(parameters, 1e-3)
+    totals = []
+    for _ in range(30):
+        losses = batch_losses(model(batch), batch, LossConfig(), 2, teacher, projection)
+        optimizer.zero_grad()
+        losses["total"].backward()
+        optimizer.step()
+        totals.append(losses["total"].item())
+    assert set(losses) == {"coarse", "fine", "modality", "distill", "total"}
+    assert all(torch.isfinite(v) for v in losses.values())
+    assert sum(totals[-5:]) < 0.7 * sum(totals[:5])
