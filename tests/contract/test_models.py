@@ -115,3 +115,26 @@ def test_a_few_steps_on_synthetic_pairs_reduce_the_loss():
     assert set(losses) == {"coarse", "fine", "modality", "distill", "total"}
     assert all(torch.isfinite(v) for v in losses.values())
     assert sum(totals[-5:]) < 0.7 * sum(totals[:5])
+
+
+def test_config_round_trips_through_a_checkpoint_without_any_teacher(tmp_path):
+    from modalign.errors import InputError
+    from modalign.models import load_model, save_model
+    from modalign.teachers.vit import random_teacher
+
+    model = tiny_model(coarse_threshold=0.05, layers=2)
+    teacher = random_teacher()  # owned by the training loop, never by the student
+    save_model(model, tmp_path / "m.safetensors", {"teacher": "random"})
+    loaded = load_model(tmp_path / "m.safetensors")
+    assert loaded.config == model.config
+    assert not any("teacher" in key or "dino" in key for key in loaded.state_dict())
+    assert teacher.model is not None
+    batch = {"image0": torch.rand(1, 3, 64, 64), "image1": torch.rand(1, 3, 64, 64)}
+    with torch.inference_mode():
+        a, b = model(batch), loaded(batch)
+    assert torch.equal(a["keypoints1"], b["keypoints1"])
+    (tmp_path / "x.safetensors").write_bytes(b"junk")
+    with pytest.raises(InputError, match="safetensors"):
+        load_model(tmp_path / "x.safetensors")
+    with pytest.raises(InputError, match="no such"):
+        load_model(tmp_path / "missing.safetensors")

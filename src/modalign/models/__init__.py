@@ -3,6 +3,7 @@ modality injection, prompts, linear attention), matching (4: coarse dual-softmax
 refinement) and the module-tier model that chains them."""
 
 from .backbone import Backbone, BackboneConfig, load_backbone, xfeat_backbone_state
+from .checkpoint import load_model, save_model
 from .model import CrossModalMatcher, ModelConfig
 
 __all__ = [
@@ -11,5 +12,7 @@ __all__ = [
     "CrossModalMatcher",
     "ModelConfig",
     "load_backbone",
+    "load_model",
+    "save_model",
     "xfeat_backbone_state",
 ]
