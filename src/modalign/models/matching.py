@@ -29,26 +29,34 @@ def valid_cells(grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
     return (centres[:, 0] <= size[1] - 1) & (centres[:, 1] <= size[0] - 1)
 
 
-def dual_softmax(
-    features0: torch.Tensor, features1: torch.Tensor, valid0: torch.Tensor, valid1: torch.Tensor,
-    temperature: float,
-) -> torch.Tensor:  # fmt: skip
-    """[B, N0, N1] matching probabilities of [B, N, D] features (invalid cells get 0)."""
-    scale = features0.shape[-1] ** -0.5 / temperature
-    similarity = torch.einsum("bnd,bmd->bnm", features0, features1) * scale
-    mask = valid0[:, None] & valid1[None, :]
-    similarity = similarity.masked_fill(~mask, -1e4)
-    confidence = similarity.softmax(dim=1) * similarity.softmax(dim=2)
-    return confidence * mask
+def coarse_matching(
+    tokens0: torch.Tensor, tokens1: torch.Tensor, valid0: torch.Tensor, valid1: torch.Tensor,
+    temperature: float, threshold: float, dense: bool,
+) -> tuple[torch.Tensor, ...]:  # fmt: skip
+    """Dual-softmax mutual nearest neighbours of [B, N, D] cell tokens over the valid cells.
 
-
-def mutual_matches(confidence: torch.Tensor, threshold: float) -> tuple[torch.Tensor, ...]:
-    """(batch, index0, index1, score) of mutual maxima of [B, N0, N1] above ``threshold``."""
-    keep = confidence > threshold
-    keep &= confidence == confidence.amax(dim=2, keepdim=True)
-    keep &= confidence == confidence.amax(dim=1, keepdim=True)
-    batch, index0, index1 = keep.nonzero(as_tuple=True)
-    return batch, index0, index1, confidence[batch, index0, index1]
+    The dual-softmax confidence ``softmax_0(S) · softmax_1(S)`` is computed in log space
+    from one similarity matrix; mutual maxima come from two argmaxes, so no dense mask is
+    built. Returns (batch, index0, index1, score) of the matches above ``threshold`` and,
+    if ``dense``, the [B, N0, N1] confidence (0 at invalid cells) for the training loss.
+    """
+    cells0, cells1 = valid0.nonzero()[:, 0], valid1.nonzero()[:, 0]
+    scale = tokens0.shape[-1] ** -0.5 / temperature
+    similarity = torch.einsum("bnd,bmd->bnm", tokens0[:, cells0], tokens1[:, cells1]) * scale
+    log_confidence = (
+        2 * similarity - similarity.logsumexp(dim=1, keepdim=True)
+        - similarity.logsumexp(dim=2, keepdim=True)
+    )  # fmt: skip
+    best1, best0 = log_confidence.argmax(dim=2), log_confidence.argmax(dim=1)
+    mutual = best0.gather(1, best1) == torch.arange(len(cells0))
+    scores = log_confidence.gather(2, best1[..., None])[..., 0].exp()
+    batch, row = (mutual & (scores > threshold)).nonzero(as_tuple=True)
+    matches = (batch, cells0[row], cells1[best1[batch, row]], scores[batch, row])
+    if not dense:
+        return (*matches, None)
+    confidence = tokens0.new_zeros(len(tokens0), tokens0.shape[1], tokens1.shape[1])
+    confidence[:, cells0[:, None], cells1[None, :]] = log_confidence.exp()
+    return (*matches, confidence)
 
 
 def sample_features(

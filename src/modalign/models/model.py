@@ -14,7 +14,7 @@ from torch import nn
 
 from .backbone import Backbone, BackboneConfig, load_backbone
 from .interaction import FiLM, Interaction, ModalityEncoder
-from .matching import cell_centres, dual_softmax, mutual_matches, refine, valid_cells
+from .matching import cell_centres, coarse_matching, refine, valid_cells
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class CrossModalMatcher(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """Returns:
         keypoints0, keypoints1: [M, 2] (x, y) in input pixels; confidence: [M];
-        batch_indexes: [M]; training extras: coarse_confidence [B, N0, N1],
+        batch_indexes: [M]; training extras: coarse_confidence [B, N0, N1] (training mode),
         coarse_index0/1 [M], modality_logits0/1 [B, K], coarse_features0/1 [B, dim, h, w]
         (before interaction, for distillation), fine_spread [M] (px).
         """
@@ -84,8 +84,10 @@ class CrossModalMatcher(nn.Module):
         # 4a. coarse matching, padded cells excluded
         valid0 = valid_cells(grid0, tuple(image0.shape[-2:]))
         valid1 = valid_cells(grid1, tuple(image1.shape[-2:]))
-        confidence = dual_softmax(tokens0, tokens1, valid0, valid1, c.coarse_temperature)
-        batch_indexes, index0, index1, scores = mutual_matches(confidence, c.coarse_threshold)
+        batch_indexes, index0, index1, scores, confidence = coarse_matching(
+            tokens0, tokens1, valid0, valid1, c.coarse_temperature, c.coarse_threshold,
+            dense=self.training,
+        )  # fmt: skip
         # 4b. fine refinement of the image-1 position of each coarse match
         keypoints0 = cell_centres(*grid0)[index0]
         keypoints1, spread = refine(
@@ -95,10 +97,13 @@ class CrossModalMatcher(nn.Module):
         height1, width1 = image1.shape[-2:]
         limit = torch.tensor([width1 - 0.5, height1 - 0.5])
         keypoints1 = torch.maximum(torch.minimum(keypoints1, limit), torch.tensor(-0.5))
-        return {
+        out = {
             "keypoints0": keypoints0, "keypoints1": keypoints1, "confidence": scores,
-            "batch_indexes": batch_indexes, "coarse_confidence": confidence,
+            "batch_indexes": batch_indexes,
             "coarse_index0": index0, "coarse_index1": index1,
             "modality_logits0": logits0, "modality_logits1": logits1,
             "coarse_features0": coarse0, "coarse_features1": coarse1, "fine_spread": spread,
         }  # fmt: skip
+        if confidence is not None:
+            out["coarse_confidence"] = confidence
+        return out
