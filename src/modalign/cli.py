@@ -366,14 +366,21 @@ def translate_report(
     sheet: Path = typer.Option(None, help="write visible | pseudo-IR | real IR rows here"),
 ) -> None:
     """Compare the translator with the thermal simulator and grayscale on held-out pairs."""
-    from .translate.report import compare_on_test_pairs, report_markdown, write_sheet
+    from .translate import load_translator
+    from .translate.report import (
+        compare_on_test_pairs,
+        held_out_pairs,
+        report_markdown,
+        write_sheet,
+    )
 
-    text = report_markdown(compare_on_test_pairs(data, model), str(data), model)
+    pairs, translator = held_out_pairs(data), load_translator(model)
+    text = report_markdown(compare_on_test_pairs(pairs, translator), str(data), model)
     print(text)
     if markdown is not None:
         _write_text_atomic(markdown, text)
     if sheet is not None:
-        write_sheet(data, model, sheet)
+        write_sheet(pairs[:6], translator, sheet)
 
 
 def main() -> None:

@@ -10,17 +10,22 @@ import numpy as np
 from ..data.synthetic.simulators import SIMULATORS
 from ..data.synthetic.tone import gray
 from ..io import write_image
-from .api import load_translator, translate_batch
+from .api import translate_batch
 from .data import load_pair, similarity, split_pairs
+from .model import Translator
 from .train import sample_sheet
 
 
-def compare_on_test_pairs(data: str | Path, model: str = "v2i") -> dict[str, dict[str, float]]:
+def held_out_pairs(data: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(visible, infrared) images of the held-out test pairs of ``data``, loaded once."""
+    return [load_pair(p) for p in split_pairs(data).test]
+
+
+def compare_on_test_pairs(
+    pairs: list[tuple[np.ndarray, np.ndarray]], translator: Translator
+) -> dict[str, dict[str, float]]:
     """Mean SSIM / L1 (normalised intensities) to the real infrared of the test pairs for:
     the translator, the analytic thermal simulator (seeded per pair) and grayscale visible."""
-    split = split_pairs(data)
-    pairs = [load_pair(p) for p in split.test]
-    translator = load_translator(model)
     outputs = {
         "translator": translate_batch(translator, [v for v, _ in pairs]),
         "thermal simulator": [
@@ -56,8 +61,8 @@ def report_markdown(table: dict[str, dict[str, float]], data: str, model: str) -
     )
 
 
-def write_sheet(data: str | Path, model: str, path: str | Path, rows: int = 6) -> None:
-    """visible | pseudo-infrared | real infrared for the first ``rows`` test pairs."""
-    split = split_pairs(data)
-    pairs = [load_pair(p) for p in split.test[:rows]]
-    write_image(path, sample_sheet(load_translator(model), pairs))
+def write_sheet(
+    pairs: list[tuple[np.ndarray, np.ndarray]], translator: Translator, path: str | Path
+) -> None:
+    """visible | pseudo-infrared | real infrared, one row per pair."""
+    write_image(path, sample_sheet(translator, pairs))

@@ -8,9 +8,10 @@ set in the benchmark layout, ``SyntheticPairDataset`` streams pairs to PyTorch, 
 ``contact_sheet`` draws every modality. The simulators are listed in :data:`SIMULATORS`.
 """
 
+from ...eval.datasets import holdout
 from .generator import PairGenerator, SynthConfig, SyntheticPair
 from .simulators import SIMULATOR_NAMES, SIMULATORS, Simulator
-from .sources import AlignedPairSource, FolderSource, ProceduralSource, SourceItem, holdout
+from .sources import AlignedPairSource, FolderSource, ProceduralSource, SourceItem
 from .warp import WarpConfig
 from .writer import contact_sheet, write_set
 
