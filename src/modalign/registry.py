@@ -57,6 +57,12 @@ class MatcherSpec:
             return False, f"not installed: {', '.join(missing)} ({self.install_hint()})"
         if self.kind == "classical":
             return True, "built in, no weights"
+        if self.kind == "learned":
+            from .hub import WEIGHTS
+
+            weights = self.preset.get("weights", "modalign")
+            if weights not in WEIGHTS:
+                return False, f"weights {weights!r} are not shipped with this version"
         return True, "weights available offline"
 
 
@@ -71,6 +77,23 @@ MATCHERS: dict[str, MatcherSpec] = {
             "modalign.matchers.rift:RIFTMatcher",
             "RIFT-style phase congruency + maximum index map; radiation-invariant, "
             "the classical choice for cross-modal pairs",
+        ),
+        MatcherSpec(
+            "modalign",
+            "modalign.matchers.learned:LearnedMatcher",
+            "modalign's cross-modal detector-free matcher (XFeat backbone, modality "
+            "injection, cross-image prompts), torch; docs/matcher.md",
+            {"backend": "torch", "weights": "modalign"},
+            kind="learned",
+        ),
+        MatcherSpec(
+            "modalign-onnx",
+            "modalign.matchers.learned:LearnedMatcher",
+            "the same network run by ONNX Runtime (exported once into the cache)",
+            {"backend": "onnx", "weights": "modalign"},
+            kind="learned",
+            requires=("onnxruntime", "onnxscript"),
+            extra="onnx",
         ),
         MatcherSpec(
             "sift",

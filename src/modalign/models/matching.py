@@ -35,39 +35,63 @@ def coarse_matching(
 ) -> tuple[torch.Tensor, ...]:  # fmt: skip
     """Dual-softmax mutual nearest neighbours of [B, N, D] cell tokens over the valid cells.
 
-    The dual-softmax confidence ``softmax_0(S) · softmax_1(S)`` is computed in log space
-    from one similarity matrix; mutual maxima come from two argmaxes, so no dense mask is
-    built. Returns (batch, index0, index1, score) of the matches above ``threshold`` and,
-    if ``dense``, the [B, N0, N1] confidence (0 at invalid cells) for the training loss.
+    The tokens are L2-normalised, so the similarity ``cos / temperature`` is bounded and the
+    dual-softmax confidence ``E² / (rowsum(E) · colsum(E))`` with ``E = exp(similarity)``
+    needs one exponential and no log-sum-exp. At inference the mutual check is done for the
+    rows above ``threshold`` only (the same matches as a full check, a fraction of the
+    cost). Returns (batch, index0, index1, score) of the matches and, if ``dense``, the
+    [B, N0, N1] confidence (0 at invalid cells) for the training loss.
     """
     cells0, cells1 = valid0.nonzero()[:, 0], valid1.nonzero()[:, 0]
-    scale = tokens0.shape[-1] ** -0.5 / temperature
-    similarity = torch.einsum("bnd,bmd->bnm", tokens0[:, cells0], tokens1[:, cells1]) * scale
-    log_confidence = (
-        2 * similarity - similarity.logsumexp(dim=1, keepdim=True)
-        - similarity.logsumexp(dim=2, keepdim=True)
-    )  # fmt: skip
-    best1, best0 = log_confidence.argmax(dim=2), log_confidence.argmax(dim=1)
-    mutual = best0.gather(1, best1) == torch.arange(len(cells0))
-    scores = log_confidence.gather(2, best1[..., None])[..., 0].exp()
-    batch, row = (mutual & (scores > threshold)).nonzero(as_tuple=True)
-    matches = (batch, cells0[row], cells1[best1[batch, row]], scores[batch, row])
-    if not dense:
-        return (*matches, None)
-    confidence = tokens0.new_zeros(len(tokens0), tokens0.shape[1], tokens1.shape[1])
-    confidence[:, cells0[:, None], cells1[None, :]] = log_confidence.exp()
-    return (*matches, confidence)
+    tokens0 = F.normalize(tokens0[:, cells0].float(), dim=-1)
+    tokens1 = F.normalize(tokens1[:, cells1].float(), dim=-1)
+    similarity = (tokens0 @ tokens1.transpose(1, 2)).float() / temperature  # fp32 under autocast
+    if dense:
+        log_confidence = (
+            2 * similarity - similarity.logsumexp(dim=1, keepdim=True)
+            - similarity.logsumexp(dim=2, keepdim=True)
+        )  # fmt: skip
+        best1, best0 = log_confidence.argmax(dim=2), log_confidence.argmax(dim=1)
+        mutual = best0.gather(1, best1) == torch.arange(len(cells0))
+        scores = log_confidence.gather(2, best1[..., None])[..., 0].exp()
+        batch, row = (mutual & (scores > threshold)).nonzero(as_tuple=True)
+        confidence = tokens0.new_zeros(len(tokens0), valid0.numel(), valid1.numel())
+        confidence[:, cells0[:, None], cells1[None, :]] = log_confidence.exp()
+        return batch, cells0[row], cells1[best1[batch, row]], scores[batch, row], confidence
+    # exp(similarity - 1/temperature) lies in (0, 1]; the constant cancels in the ratio
+    exp = similarity.sub_(1 / temperature).exp_()
+    row_sum, column_sum = exp.sum(dim=2), exp.sum(dim=1)
+    exp.mul_(column_sum.rsqrt()[:, None, :])  # confidence = exp² / row_sum
+    best, best1 = exp.max(dim=2)
+    scores = best.square() / row_sum
+    batch, row = (scores > threshold).nonzero(as_tuple=True)
+    column = best1[batch, row]
+    best0 = (exp[batch, :, column] * row_sum[batch].rsqrt()).argmax(dim=1)
+    mutual = best0 == row
+    batch, row, column = batch[mutual], row[mutual], column[mutual]
+    return batch, cells0[row], cells1[column], scores[batch, row], None
 
 
 def sample_features(
     features: torch.Tensor, batch: torch.Tensor, points: torch.Tensor
 ) -> torch.Tensor:
     """Bilinear samples of [B, C, Hf, Wf] fine features at [M, K, 2] pixel positions of the
-    padded image (fine cell (u, v) is centred at pixel 4u + 1.5): [M, K, C]."""
+    padded image (fine cell (u, v) is centred at pixel 4u + 1.5), point m read from map
+    ``batch[m]``: [M, K, C]."""
     size = torch.tensor([features.shape[-1], features.shape[-2]], dtype=points.dtype) * FINE
     grid = (points + 0.5) / size * 2 - 1
-    out = F.grid_sample(features[batch], grid[:, :, None], mode="bilinear", align_corners=False)
-    return out[..., 0].transpose(1, 2)
+
+    def sample(feature_map: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
+        out = F.grid_sample(feature_map, where[None], mode="bilinear", align_corners=False)
+        return out[0].permute(1, 2, 0)  # [C, M, K] -> [M, K, C]
+
+    if features.shape[0] == 1:
+        return sample(features, grid)
+    out = grid.new_zeros(*grid.shape[:2], features.shape[1])
+    for index in range(features.shape[0]):
+        chosen = batch == index
+        out[chosen] = sample(features[index : index + 1], grid[chosen])
+    return out
 
 
 def refine(
@@ -85,3 +109,32 @@ def refine(
     expected = probability @ window  # [M, 2]
     spread = (probability * ((window[None] - expected[:, None]) ** 2).sum(-1)).sum(-1).sqrt()
     return points1 + expected, spread
+
+
+def dense_coarse_matching(
+    tokens0: torch.Tensor, tokens1: torch.Tensor, valid0: torch.Tensor, valid1: torch.Tensor,
+    temperature: float,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The matches of :func:`coarse_matching` as fixed-size outputs, for graph export (no
+    data-dependent shapes): for every cell of image 0, its best cell of image 1 [B, N0] and
+    the dual-softmax score [B, N0], set to 0 unless the pair is mutual and both are valid.
+
+    Invalid cells get a -1e4 bias through one extra token dimension, so the masking costs
+    no pass over the [N0, N1] matrix; row and column sums are matrix-vector products."""
+    batch, cells0, cells1 = tokens0.shape[0], tokens0.shape[1], tokens1.shape[1]
+    ones0, ones1 = tokens0.new_ones(batch, cells0, 1), tokens1.new_ones(batch, cells1, 1)
+    bias0 = ((~valid0).to(tokens0.dtype) * -1e4)[None, :, None].expand(batch, -1, -1)
+    bias1 = ((~valid1).to(tokens1.dtype) * -1e4 - 1 / temperature)[None, :, None]
+    augmented0 = torch.cat([F.normalize(tokens0, dim=-1) / temperature, ones0, bias0], dim=-1)
+    augmented1 = torch.cat(
+        [F.normalize(tokens1, dim=-1), bias1.expand(batch, -1, -1), ones1], dim=-1
+    )
+    exp = (augmented0 @ augmented1.transpose(1, 2)).exp()  # in (0, 1], 0 at invalid cells
+    row_sum = (exp @ ones1).clamp_min(1e-30)  # [B, N0, 1]
+    column_sum = (ones0.transpose(1, 2) @ exp).clamp_min(1e-30)  # [B, 1, N1]
+    scaled = exp * column_sum.rsqrt()  # confidence = scaled² / row_sum
+    best, best1 = scaled.max(dim=2)
+    best0 = (scaled * row_sum.rsqrt()).argmax(dim=1)
+    mutual = best0.gather(1, best1) == torch.arange(cells0)
+    scores = best.square() / row_sum[..., 0]
+    return best1, torch.where(mutual & valid0, scores, torch.zeros_like(scores))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from ..errors import ConfigError
 from .backbone import Backbone, BackboneConfig, load_backbone
 from .interaction import FiLM, Interaction, ModalityEncoder
 from .matching import cell_centres, coarse_matching, refine, valid_cells
@@ -45,6 +46,11 @@ class ModelConfig:
     fine_radius: int = 2
     fine_temperature: float = 0.1
 
+    def __post_init__(self):
+        # the coarse matcher exponentiates cos / temperature - 1 / temperature in float32
+        if not 0.025 <= self.coarse_temperature <= 1:
+            raise ConfigError(f"coarse_temperature: {self.coarse_temperature} is not in [0.025, 1]")
+
 
 class CrossModalMatcher(nn.Module):
     """Detector-free matcher; see the module docstring for inputs and :meth:`forward`."""
@@ -59,21 +65,12 @@ class CrossModalMatcher(nn.Module):
         self.inject = FiLM(c.modality_embedding, c.dim)
         self.interaction = Interaction(c.dim, c.heads, c.prompts, c.layers)
 
-    def forward(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Returns:
-        keypoints0, keypoints1: [M, 2] (x, y) in input pixels; confidence: [M];
-        batch_indexes: [M]; training extras: coarse_confidence [B, N0, N1] (training mode),
-        coarse_index0/1 [M], modality_logits0/1 [B, K], coarse_features0/1 [B, dim, h, w]
-        (before interaction, for distillation), fine_spread [M] (px).
-        """
-        c = self.config
-        image0, image1 = batch["image0"], batch["image1"]
+    def encode(self, image0: torch.Tensor, image1: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Stages 1-3: conditioned coarse tokens [B, N, dim] and fine maps of both images."""
         # 1. backbone: coarse (1/8) and fine (1/4) features of each image
         coarse0, fine0 = self.backbone(image0)
         coarse1, fine1 = self.backbone(image1)
         coarse0, coarse1 = self.coarse_projection(coarse0), self.coarse_projection(coarse1)
-        fine0, fine1 = self.fine_projection(fine0), self.fine_projection(fine1)
-        grid0, grid1 = tuple(coarse0.shape[-2:]), tuple(coarse1.shape[-2:])
         # 2. modality injection: each image's modality modulates the other's features
         embedding0, logits0 = self.modality(coarse0)
         embedding1, logits1 = self.modality(coarse1)
@@ -81,29 +78,56 @@ class CrossModalMatcher(nn.Module):
         tokens1 = self.inject(coarse1.flatten(2).transpose(1, 2), embedding0)
         # 3. cross-image interaction
         tokens0, tokens1 = self.interaction(tokens0, tokens1)
+        return {
+            "tokens0": tokens0, "tokens1": tokens1,
+            "fine0": self.fine_projection(fine0), "fine1": self.fine_projection(fine1),
+            "coarse_features0": coarse0, "coarse_features1": coarse1,
+            "modality_logits0": logits0, "modality_logits1": logits1,
+        }  # fmt: skip
+
+    def forward(
+        self, batch: dict[str, torch.Tensor], threshold: float | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``threshold`` overrides the config's coarse threshold. Returns:
+        keypoints0, keypoints1: [M, 2] (x, y) in input pixels; confidence: [M];
+        batch_indexes: [M]; training extras: coarse_confidence [B, N0, N1] and fine0/1
+        [B, fine_dim, H/4, W/4] (training mode),
+        coarse_index0/1 [M], modality_logits0/1 [B, K], coarse_features0/1 [B, dim, h, w]
+        (before interaction, for distillation), fine_spread [M] (px).
+        """
+        c = self.config
+        image0, image1 = batch["image0"], batch["image1"]
+        encoded = self.encode(image0, image1)
+        grid0 = tuple(encoded["coarse_features0"].shape[-2:])
+        grid1 = tuple(encoded["coarse_features1"].shape[-2:])
         # 4a. coarse matching, padded cells excluded
         valid0 = valid_cells(grid0, tuple(image0.shape[-2:]))
         valid1 = valid_cells(grid1, tuple(image1.shape[-2:]))
         batch_indexes, index0, index1, scores, confidence = coarse_matching(
-            tokens0, tokens1, valid0, valid1, c.coarse_temperature, c.coarse_threshold,
-            dense=self.training,
+            encoded["tokens0"], encoded["tokens1"], valid0, valid1, c.coarse_temperature,
+            c.coarse_threshold if threshold is None else threshold, dense=self.training,
         )  # fmt: skip
         # 4b. fine refinement of the image-1 position of each coarse match
         keypoints0 = cell_centres(*grid0)[index0]
         keypoints1, spread = refine(
-            fine0, fine1, batch_indexes, keypoints0, cell_centres(*grid1)[index1],
-            c.fine_radius, c.fine_temperature,
+            encoded["fine0"], encoded["fine1"], batch_indexes, keypoints0,
+            cell_centres(*grid1)[index1], c.fine_radius, c.fine_temperature,
         )  # fmt: skip
-        height1, width1 = image1.shape[-2:]
-        limit = torch.tensor([width1 - 0.5, height1 - 0.5])
-        keypoints1 = torch.maximum(torch.minimum(keypoints1, limit), torch.tensor(-0.5))
         out = {
-            "keypoints0": keypoints0, "keypoints1": keypoints1, "confidence": scores,
-            "batch_indexes": batch_indexes,
-            "coarse_index0": index0, "coarse_index1": index1,
-            "modality_logits0": logits0, "modality_logits1": logits1,
-            "coarse_features0": coarse0, "coarse_features1": coarse1, "fine_spread": spread,
+            "keypoints0": keypoints0,
+            "keypoints1": clamp_to_image(keypoints1, tuple(image1.shape[-2:])),
+            "confidence": scores, "batch_indexes": batch_indexes,
+            "coarse_index0": index0, "coarse_index1": index1, "fine_spread": spread,
+            **{k: encoded[k] for k in ("modality_logits0", "modality_logits1",
+                                       "coarse_features0", "coarse_features1")},
         }  # fmt: skip
         if confidence is not None:
             out["coarse_confidence"] = confidence
+            out["fine0"], out["fine1"] = encoded["fine0"], encoded["fine1"]
         return out
+
+
+def clamp_to_image(points: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """[M, 2] pixel positions clamped to the image of ``size`` = (height, width)."""
+    limit = torch.tensor([size[1] - 0.5, size[0] - 0.5], dtype=points.dtype)
+    return torch.maximum(torch.minimum(points, limit), torch.tensor(-0.5, dtype=points.dtype))

