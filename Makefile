@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 DATA ?= ../shared/data
 SETS := mmim visnir visnir_country roadscene aanlib
 
-.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator
+.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator matcher-timings train-matcher
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,3 +73,11 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
+
+# Inference (torch, ONNX Runtime) at 640x480, a training step at batch 8 of 256x256, params.
+matcher-timings: $(VENV)/.installed
+	$(BIN)/python -m modalign.models.timing --threads 2
+
+# Trains (or resumes) the default matcher in runs/matcher; see docs/matcher.md.
+train-matcher: $(VENV)/.installed
+	$(BIN)/modalign train -o runs/matcher --preset default

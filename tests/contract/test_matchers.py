@@ -9,7 +9,7 @@ from modalign.geometry.transforms import transform_points
 
 from ..conftest import warp_to_moving
 
-AVAILABLE = [name for name, spec in MATCHERS.items() if not spec.missing()]
+AVAILABLE = [name for name, spec in MATCHERS.items() if spec.availability()[0]]
 MISSING = [name for name, spec in MATCHERS.items() if spec.missing()]
 
 

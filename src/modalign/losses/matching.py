@@ -34,7 +34,7 @@ class LossConfig:
 def _sample(values: torch.Tensor, points: torch.Tensor) -> torch.Tensor:
     """Bilinear samples of [B, H, W, C] at [B, N, 2] pixel positions: [B, N, C]."""
     height, width = values.shape[1:3]
-    scale = torch.tensor([width - 1, height - 1], dtype=points.dtype)
+    scale = points.new_tensor([width - 1, height - 1])
     grid = (points / scale * 2 - 1)[:, :, None]
     out = F.grid_sample(values.permute(0, 3, 1, 2), grid, mode="bilinear", align_corners=True)
     return out[..., 0].transpose(1, 2)
@@ -54,8 +54,8 @@ def coarse_ground_truth(
         grid0, grid1: (rows, columns) of the coarse grids; size0: (H0, W0) of image 0.
     """
     batch, height1, width1 = covisible1.shape
-    centres1 = cell_centres(*grid1)
-    limit = torch.tensor([width1 - 1, height1 - 1], dtype=centres1.dtype)
+    centres1 = cell_centres(*grid1, device=covisible1.device)
+    limit = centres1.new_tensor([width1 - 1, height1 - 1])
     inside1 = (centres1 <= limit).all(dim=1)
     points = centres1.clamp(max=limit)[None].expand(batch, -1, -1)
     landing = _sample(correspondence_1to0.float(), points)  # [B, N1, 2]
@@ -65,7 +65,9 @@ def coarse_ground_truth(
     valid = visible & inside1[None] & (x >= 0) & (y >= 0) & (x <= width0 - 1) & (y <= height0 - 1)
     row, column = (torch.div(v, COARSE, rounding_mode="floor").long() for v in (y, x))
     cell0 = (row * grid0[1] + column).clamp(0, grid0[0] * grid0[1] - 1)
-    truth = torch.zeros(batch, grid0[0] * grid0[1], len(centres1), dtype=torch.bool)
+    truth = torch.zeros(
+        batch, grid0[0] * grid0[1], len(centres1), dtype=torch.bool, device=covisible1.device
+    )
     b, j = valid.nonzero(as_tuple=True)
     truth[b, cell0[b, j], j] = True
     return truth
@@ -88,7 +90,7 @@ def fine_targets(
     """[M, 2] exact image-1 positions of image-0 keypoints, from the pairs' [B, 3, 3] H_1to0."""
     H_0to1 = torch.linalg.inv(H_1to0.double())[batch_indexes]
     points = torch.cat(
-        [keypoints0.double(), torch.ones(len(keypoints0), 1, dtype=torch.float64)], 1
+        [keypoints0.double(), keypoints0.new_ones(len(keypoints0), 1, dtype=torch.float64)], 1
     )
     mapped = (H_0to1 @ points[:, :, None])[..., 0]
     return (mapped[:, :2] / mapped[:, 2:]).to(keypoints0.dtype)

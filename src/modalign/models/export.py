@@ -1,8 +1,9 @@
 """ONNX export of the matcher and an ONNX Runtime session that runs it.
 
 The exported graph is the whole network with fixed-size outputs (no data-dependent
-shapes): for every coarse cell of image 0 its refined position in image 1 and its
-mutual dual-softmax score (0 when not mutual). :func:`select_matches` then keeps the
+shapes): for the ``min(N0, max_matches)`` most confident coarse cells of image 0, the
+cell centre, the refined position in image 1 and the mutual dual-softmax score (0 when
+not mutual). :func:`select_matches` then keeps the
 cells above the threshold, as the torch model does. Inputs: ``image0`` [1, 1, H0, W0],
 ``image1`` [1, 1, H1, W1], gray in [0, 1], any size (dynamic axes).
 """
@@ -16,14 +17,14 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .matching import cell_centres, dense_coarse_matching, refine, valid_cells
+from .matching import cell_centres, refine, top_coarse_matches, valid_cells
 from .model import CrossModalMatcher, clamp_to_image
 
 OUTPUTS = ("keypoints0", "keypoints1", "scores")
 
 
 class DenseMatcher(nn.Module):
-    """The matcher with one output row per coarse cell of image 0 (batch of one)."""
+    """The matcher with one output row per candidate coarse match (batch of one)."""
 
     def __init__(self, model: CrossModalMatcher):
         super().__init__()
@@ -36,14 +37,15 @@ class DenseMatcher(nn.Module):
         grid1 = encoded["coarse_features1"].shape[-2:]
         valid0 = valid_cells((grid0[0], grid0[1]), (image0.shape[-2], image0.shape[-1]))
         valid1 = valid_cells((grid1[0], grid1[1]), (image1.shape[-2], image1.shape[-1]))
-        best1, scores = dense_coarse_matching(
-            encoded["tokens0"], encoded["tokens1"], valid0, valid1, c.coarse_temperature
-        )
-        keypoints0 = cell_centres(grid0[0], grid0[1])
-        batch = torch.zeros(keypoints0.shape[0], dtype=torch.long)
+        rows, columns, scores = top_coarse_matches(
+            encoded["tokens0"], encoded["tokens1"], valid0, valid1, c.coarse_temperature,
+            c.max_matches,
+        )  # fmt: skip
+        keypoints0 = cell_centres(grid0[0], grid0[1])[rows[0]]
+        batch = torch.zeros_like(rows[0])
         keypoints1, _ = refine(
             encoded["fine0"], encoded["fine1"], batch, keypoints0,
-            cell_centres(grid1[0], grid1[1])[best1[0]], c.fine_radius, c.fine_temperature,
+            cell_centres(grid1[0], grid1[1])[columns[0]], c.fine_radius, c.fine_temperature,
         )  # fmt: skip
         keypoints1 = clamp_to_image(keypoints1, (image1.shape[-2], image1.shape[-1]))
         return keypoints0, keypoints1, scores[0]

@@ -17,59 +17,55 @@ COARSE = 8  # pixels per coarse cell
 FINE = 4  # pixels per fine cell
 
 
-def cell_centres(height: int, width: int) -> torch.Tensor:
+def cell_centres(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:
     """[h·w, 2] (x, y) pixel centres of the coarse cells, row-major."""
-    y, x = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    rows, columns = torch.arange(height, device=device), torch.arange(width, device=device)
+    y, x = torch.meshgrid(rows, columns, indexing="ij")
     return torch.stack([x, y], dim=-1).reshape(-1, 2).float() * COARSE + (COARSE - 1) / 2
 
 
-def valid_cells(grid: tuple[int, int], size: tuple[int, int]) -> torch.Tensor:
+def valid_cells(
+    grid: tuple[int, int], size: tuple[int, int], device: torch.device | None = None
+) -> torch.Tensor:
     """[h·w] bool: cells whose centre lies inside an image of ``size`` = (height, width)."""
-    centres = cell_centres(*grid)
+    centres = cell_centres(*grid, device=device)
     return (centres[:, 0] <= size[1] - 1) & (centres[:, 1] <= size[0] - 1)
 
 
 def coarse_matching(
     tokens0: torch.Tensor, tokens1: torch.Tensor, valid0: torch.Tensor, valid1: torch.Tensor,
-    temperature: float, threshold: float, dense: bool,
+    temperature: float, threshold: float, dense: bool, max_matches: int = 2048,
 ) -> tuple[torch.Tensor, ...]:  # fmt: skip
     """Dual-softmax mutual nearest neighbours of [B, N, D] cell tokens over the valid cells.
 
     The tokens are L2-normalised, so the similarity ``cos / temperature`` is bounded and the
     dual-softmax confidence ``E² / (rowsum(E) · colsum(E))`` with ``E = exp(similarity)``
-    needs one exponential and no log-sum-exp. At inference the mutual check is done for the
-    rows above ``threshold`` only (the same matches as a full check, a fraction of the
-    cost). Returns (batch, index0, index1, score) of the matches and, if ``dense``, the
+    needs one exponential and no log-sum-exp. At inference (``dense`` False) the matches are
+    those of :func:`top_coarse_matches` above ``threshold``, the same as the exported graph.
+    Returns (batch, index0, index1, score) of the matches and, if ``dense``, the
     [B, N0, N1] confidence (0 at invalid cells) for the training loss.
     """
+    if not dense:
+        rows, columns, scores = top_coarse_matches(
+            tokens0, tokens1, valid0, valid1, temperature, max_matches
+        )
+        batch, k = (scores > threshold).nonzero(as_tuple=True)
+        return batch, rows[batch, k], columns[batch, k], scores[batch, k], None
     cells0, cells1 = valid0.nonzero()[:, 0], valid1.nonzero()[:, 0]
     tokens0 = F.normalize(tokens0[:, cells0].float(), dim=-1)
     tokens1 = F.normalize(tokens1[:, cells1].float(), dim=-1)
     similarity = (tokens0 @ tokens1.transpose(1, 2)).float() / temperature  # fp32 under autocast
-    if dense:
-        log_confidence = (
-            2 * similarity - similarity.logsumexp(dim=1, keepdim=True)
-            - similarity.logsumexp(dim=2, keepdim=True)
-        )  # fmt: skip
-        best1, best0 = log_confidence.argmax(dim=2), log_confidence.argmax(dim=1)
-        mutual = best0.gather(1, best1) == torch.arange(len(cells0))
-        scores = log_confidence.gather(2, best1[..., None])[..., 0].exp()
-        batch, row = (mutual & (scores > threshold)).nonzero(as_tuple=True)
-        confidence = tokens0.new_zeros(len(tokens0), valid0.numel(), valid1.numel())
-        confidence[:, cells0[:, None], cells1[None, :]] = log_confidence.exp()
-        return batch, cells0[row], cells1[best1[batch, row]], scores[batch, row], confidence
-    # exp(similarity - 1/temperature) lies in (0, 1]; the constant cancels in the ratio
-    exp = similarity.sub_(1 / temperature).exp_()
-    row_sum, column_sum = exp.sum(dim=2), exp.sum(dim=1)
-    exp.mul_(column_sum.rsqrt()[:, None, :])  # confidence = exp² / row_sum
-    best, best1 = exp.max(dim=2)
-    scores = best.square() / row_sum
-    batch, row = (scores > threshold).nonzero(as_tuple=True)
-    column = best1[batch, row]
-    best0 = (exp[batch, :, column] * row_sum[batch].rsqrt()).argmax(dim=1)
-    mutual = best0 == row
-    batch, row, column = batch[mutual], row[mutual], column[mutual]
-    return batch, cells0[row], cells1[column], scores[batch, row], None
+    log_confidence = (
+        2 * similarity - similarity.logsumexp(dim=1, keepdim=True)
+        - similarity.logsumexp(dim=2, keepdim=True)
+    )  # fmt: skip
+    best1, best0 = log_confidence.argmax(dim=2), log_confidence.argmax(dim=1)
+    mutual = best0.gather(1, best1) == torch.arange(len(cells0), device=best0.device)
+    scores = log_confidence.gather(2, best1[..., None])[..., 0].exp()
+    batch, row = (mutual & (scores > threshold)).nonzero(as_tuple=True)
+    confidence = tokens0.new_zeros(len(tokens0), valid0.numel(), valid1.numel())
+    confidence[:, cells0[:, None], cells1[None, :]] = log_confidence.exp()
+    return batch, cells0[row], cells1[best1[batch, row]], scores[batch, row], confidence
 
 
 def sample_features(
@@ -78,7 +74,8 @@ def sample_features(
     """Bilinear samples of [B, C, Hf, Wf] fine features at [M, K, 2] pixel positions of the
     padded image (fine cell (u, v) is centred at pixel 4u + 1.5), point m read from map
     ``batch[m]``: [M, K, C]."""
-    size = torch.tensor([features.shape[-1], features.shape[-2]], dtype=points.dtype) * FINE
+    size = features.shape[-1] * FINE, features.shape[-2] * FINE
+    size = torch.tensor(size, dtype=points.dtype, device=points.device)
     grid = (points + 0.5) / size * 2 - 1
 
     def sample(feature_map: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
@@ -100,7 +97,8 @@ def refine(
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Sub-pixel positions in image 1 of ``points0`` ([M, 2]), searched in a (2r+1)² window of
     fine cells around ``points1``. Returns ([M, 2] positions, [M] expected spread in px)."""
-    offsets = torch.arange(-radius, radius + 1, dtype=points1.dtype) * FINE
+    offsets = torch.arange(-radius, radius + 1, dtype=points1.dtype, device=points1.device)
+    offsets = offsets * FINE
     window = torch.stack(torch.meshgrid(offsets, offsets, indexing="xy"), dim=-1).reshape(-1, 2)
     query = sample_features(fine0, batch, points0[:, None])  # [M, 1, C]
     candidates = sample_features(fine1, batch, points1[:, None] + window)  # [M, K, C]
@@ -111,30 +109,44 @@ def refine(
     return points1 + expected, spread
 
 
-def dense_coarse_matching(
+def top_coarse_matches(
     tokens0: torch.Tensor, tokens1: torch.Tensor, valid0: torch.Tensor, valid1: torch.Tensor,
-    temperature: float,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """The matches of :func:`coarse_matching` as fixed-size outputs, for graph export (no
-    data-dependent shapes): for every cell of image 0, its best cell of image 1 [B, N0] and
-    the dual-softmax score [B, N0], set to 0 unless the pair is mutual and both are valid.
+    temperature: float, max_matches: int,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """The ``K = min(N0, max_matches)`` best dual-softmax matches with fixed-size outputs (no
+    data-dependent shapes, so the same code is exported to ONNX): for the K cells of image 0
+    with the highest confidence, the cell [B, K], its best cell of image 1 [B, K] and the
+    score [B, K], set to 0 unless the pair is mutual and both cells are valid.
 
-    Invalid cells get a -1e4 bias through one extra token dimension, so the masking costs
-    no pass over the [N0, N1] matrix; row and column sums are matrix-vector products."""
-    batch, cells0, cells1 = tokens0.shape[0], tokens0.shape[1], tokens1.shape[1]
-    ones0, ones1 = tokens0.new_ones(batch, cells0, 1), tokens1.new_ones(batch, cells1, 1)
+    Every pass over the [N0, N1] matrix runs along its last axis (ONNX Runtime reduces
+    other axes several times slower): invalid cells get a -1e4 bias through two extra token
+    dimensions, column sums are a matrix-vector product, and the mutual check
+    recomputes the K chosen columns as rows of a [K, N0] product."""
+    with torch.autocast(tokens0.device.type, enabled=False):  # exp of a bf16 product is too coarse
+        return _top_coarse_matches(
+            tokens0.float(), tokens1.float(), valid0, valid1, temperature, max_matches
+        )
+
+
+def _top_coarse_matches(tokens0, tokens1, valid0, valid1, temperature, max_matches):
+    batch, cells0 = tokens0.shape[0], tokens0.shape[1]
+    ones0, ones1 = tokens0.new_ones(batch, cells0, 1), tokens1.new_ones(batch, tokens1.shape[1], 1)
     bias0 = ((~valid0).to(tokens0.dtype) * -1e4)[None, :, None].expand(batch, -1, -1)
     bias1 = ((~valid1).to(tokens1.dtype) * -1e4 - 1 / temperature)[None, :, None]
     augmented0 = torch.cat([F.normalize(tokens0, dim=-1) / temperature, ones0, bias0], dim=-1)
     augmented1 = torch.cat(
         [F.normalize(tokens1, dim=-1), bias1.expand(batch, -1, -1), ones1], dim=-1
     )
-    exp = (augmented0 @ augmented1.transpose(1, 2)).exp()  # in (0, 1], 0 at invalid cells
-    row_sum = (exp @ ones1).clamp_min(1e-30)  # [B, N0, 1]
+    # cos / temperature - 1 / temperature <= 0, so exp lies in (0, 1] (0 at invalid cells)
+    exp = (augmented0 @ augmented1.transpose(1, 2)).exp()
+    row_sum = exp.sum(dim=2).clamp_min(1e-30)  # [B, N0]
     column_sum = (ones0.transpose(1, 2) @ exp).clamp_min(1e-30)  # [B, 1, N1]
-    scaled = exp * column_sum.rsqrt()  # confidence = scaled² / row_sum
-    best, best1 = scaled.max(dim=2)
-    best0 = (scaled * row_sum.rsqrt()).argmax(dim=1)
-    mutual = best0.gather(1, best1) == torch.arange(cells0)
-    scores = best.square() / row_sum[..., 0]
-    return best1, torch.where(mutual & valid0, scores, torch.zeros_like(scores))
+    best, best1 = (exp * column_sum.rsqrt()).max(dim=2)
+    scores = best.square() / row_sum  # confidence = exp² / (row_sum · column_sum)
+    top, rows = scores.topk(min(cells0, max_matches), dim=1)
+    columns = best1.gather(1, rows)
+    chosen = augmented1.gather(1, columns[..., None].expand(-1, -1, augmented1.shape[-1]))
+    # image-0 cell with the highest confidence in each chosen column (column_sum cancels)
+    back = chosen @ augmented0.transpose(1, 2) - 0.5 * row_sum.log()[:, None, :]
+    mutual = back.argmax(dim=2) == rows
+    return rows, columns, torch.where(mutual & valid0[rows], top, torch.zeros_like(top))

@@ -29,20 +29,24 @@ class ModelConfig:
         modality_embedding: size of the modality embedding injected into the other image.
         modalities: outputs of the auxiliary modality classifier.
         fine_dim: width of the fine features.
+        match_dim: width of the descriptors compared by the coarse matcher.
         coarse_temperature, coarse_threshold: dual-softmax temperature, match threshold.
+        max_matches: at most this many coarse matches (the most confident) per pair.
         fine_radius, fine_temperature: search window (fine cells each side), softmax temperature.
     """
 
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
-    dim: int = 128
+    dim: int = 96
     heads: int = 4
     prompts: int = 16
     layers: int = 2
     modality_embedding: int = 32
     modalities: int = 16
     fine_dim: int = 32
+    match_dim: int = 64
     coarse_temperature: float = 0.1
     coarse_threshold: float = 0.2
+    max_matches: int = 2048
     fine_radius: int = 2
     fine_temperature: float = 0.1
 
@@ -64,9 +68,10 @@ class CrossModalMatcher(nn.Module):
         self.modality = ModalityEncoder(c.dim, c.modality_embedding, c.modalities)
         self.inject = FiLM(c.modality_embedding, c.dim)
         self.interaction = Interaction(c.dim, c.heads, c.prompts, c.layers)
+        self.match_projection = nn.Linear(c.dim, c.match_dim)
 
     def encode(self, image0: torch.Tensor, image1: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Stages 1-3: conditioned coarse tokens [B, N, dim] and fine maps of both images."""
+        """Stages 1-3: conditioned coarse descriptors [B, N, match_dim] and fine maps."""
         # 1. backbone: coarse (1/8) and fine (1/4) features of each image
         coarse0, fine0 = self.backbone(image0)
         coarse1, fine1 = self.backbone(image1)
@@ -79,7 +84,7 @@ class CrossModalMatcher(nn.Module):
         # 3. cross-image interaction
         tokens0, tokens1 = self.interaction(tokens0, tokens1)
         return {
-            "tokens0": tokens0, "tokens1": tokens1,
+            "tokens0": self.match_projection(tokens0), "tokens1": self.match_projection(tokens1),
             "fine0": self.fine_projection(fine0), "fine1": self.fine_projection(fine1),
             "coarse_features0": coarse0, "coarse_features1": coarse1,
             "modality_logits0": logits0, "modality_logits1": logits1,
@@ -101,17 +106,18 @@ class CrossModalMatcher(nn.Module):
         grid0 = tuple(encoded["coarse_features0"].shape[-2:])
         grid1 = tuple(encoded["coarse_features1"].shape[-2:])
         # 4a. coarse matching, padded cells excluded
-        valid0 = valid_cells(grid0, tuple(image0.shape[-2:]))
-        valid1 = valid_cells(grid1, tuple(image1.shape[-2:]))
+        device = image0.device
+        valid0 = valid_cells(grid0, tuple(image0.shape[-2:]), device)
+        valid1 = valid_cells(grid1, tuple(image1.shape[-2:]), device)
         batch_indexes, index0, index1, scores, confidence = coarse_matching(
             encoded["tokens0"], encoded["tokens1"], valid0, valid1, c.coarse_temperature,
-            c.coarse_threshold if threshold is None else threshold, dense=self.training,
+            c.coarse_threshold if threshold is None else threshold, self.training, c.max_matches,
         )  # fmt: skip
         # 4b. fine refinement of the image-1 position of each coarse match
-        keypoints0 = cell_centres(*grid0)[index0]
+        keypoints0 = cell_centres(*grid0, device=device)[index0]
         keypoints1, spread = refine(
             encoded["fine0"], encoded["fine1"], batch_indexes, keypoints0,
-            cell_centres(*grid1)[index1], c.fine_radius, c.fine_temperature,
+            cell_centres(*grid1, device=device)[index1], c.fine_radius, c.fine_temperature,
         )  # fmt: skip
         out = {
             "keypoints0": keypoints0,
@@ -129,5 +135,5 @@ class CrossModalMatcher(nn.Module):
 
 def clamp_to_image(points: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     """[M, 2] pixel positions clamped to the image of ``size`` = (height, width)."""
-    limit = torch.tensor([size[1] - 0.5, size[0] - 0.5], dtype=points.dtype)
-    return torch.maximum(torch.minimum(points, limit), torch.tensor(-0.5, dtype=points.dtype))
+    limit = points.new_tensor([size[1] - 0.5, size[0] - 0.5])
+    return torch.maximum(torch.minimum(points, limit), points.new_tensor(-0.5))

@@ -44,7 +44,7 @@ class TeacherConfig:
 
 
 def imagenet_normalised(images: torch.Tensor) -> torch.Tensor:
-    return (images - MEAN) / STD
+    return (images - MEAN.to(images.device)) / STD.to(images.device)
 
 
 def is_local(config: TeacherConfig) -> bool:
@@ -74,6 +74,11 @@ class FrozenTeacher:
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """[B, 3, H, W] RGB in [0, 1], H and W multiples of the stride -> [B, D, h, w]."""
         raise NotImplementedError
+
+    def to(self, device: torch.device) -> FrozenTeacher:
+        """Move the teacher's networks to ``device``."""
+        self.model.to(device)
+        return self
 
     @torch.no_grad()
     def __call__(self, images: torch.Tensor) -> torch.Tensor:

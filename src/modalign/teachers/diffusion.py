@@ -30,10 +30,16 @@ class DiffusionTeacher(FrozenTeacher):
         alpha = alphas_cumprod[config.timestep]
         self.signal, self.noise = alpha.sqrt(), (1 - alpha).sqrt()
 
+    def to(self, device: torch.device) -> DiffusionTeacher:
+        self.model.to(device)
+        self.vae.to(device)
+        return self
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
         latents = self.vae.encode(images * 2 - 1).latent_dist.mean
         latents = latents * getattr(self.vae.config, "scaling_factor", 1.0)
         noise = torch.randn(latents.shape, generator=torch.Generator().manual_seed(0))
+        noise = noise.to(latents.device)
         noisy = self.signal * latents + self.noise * noise
         captured = {}
         hook = self.model.up_blocks[self.config.layer].register_forward_hook(
@@ -41,7 +47,7 @@ class DiffusionTeacher(FrozenTeacher):
         )
         try:
             prompt = latents.new_zeros(len(latents), 77, self.model.config.cross_attention_dim)
-            timestep = torch.full((len(latents),), self.config.timestep)
+            timestep = torch.full((len(latents),), self.config.timestep, device=latents.device)
             self.model(noisy, timestep, encoder_hidden_states=prompt)
         finally:
             hook.remove()

@@ -28,8 +28,9 @@ def fine_on_truth(
     batch, cell0, _ = truth.nonzero(as_tuple=True)
     if len(batch) > max_points:
         keep = torch.randperm(len(batch), generator=torch.Generator().manual_seed(0))
+        keep = keep.to(batch.device)
         batch, cell0 = batch[keep[:max_points]], cell0[keep[:max_points]]
-    points0 = cell_centres(*grid0)[cell0]
+    points0 = cell_centres(*grid0, device=cell0.device)[cell0]
     target = fine_targets(H_1to0, batch, points0)
     column = torch.div(target[:, 0], COARSE, rounding_mode="floor").clamp(0, grid1[1] - 1)
     row = torch.div(target[:, 1], COARSE, rounding_mode="floor").clamp(0, grid1[0] - 1)

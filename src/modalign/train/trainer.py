@@ -177,7 +177,7 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
     pairs = validation_pairs(config.validation, config.data.aligned) if context.main else []
     model = state.model.to(context.device).train()
     if teacher is not None:
-        teacher.model.to(context.device)
+        teacher.to(context.device)
         state.projection.to(context.device)
     network = model
     if context.world > 1:
@@ -187,8 +187,6 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
     if context.main:
         run.mkdir(parents=True, exist_ok=True)
         logs = _Logs(run, config.tensorboard)
-    fine = (config.model.fine_radius, config.model.fine_temperature)
-    bf16 = config.precision == "bf16"
     start, scores, tick = time.monotonic(), {}, time.monotonic()
     batches = iter(_loader(config, context, state.step * config.batch_size))
     try:
@@ -196,18 +194,7 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
             if config.max_minutes and time.monotonic() - start > 60 * config.max_minutes:
                 break
             batch = {k: v.to(context.device) for k, v in next(batches).items()}
-            with torch.autocast(context.device.type, torch.bfloat16, enabled=bf16):
-                output = network(batch)
-                features = None
-                if teacher is not None:
-                    features = (teacher(batch["image0"]), teacher(batch["image1"]))
-                terms = batch_losses(output, batch, config.loss, fine, features, state.projection)
-            state.optimizer.zero_grad(set_to_none=True)
-            terms["total"].backward()
-            parameters = [p for group in state.optimizer.param_groups for p in group["params"]]
-            torch.nn.utils.clip_grad_norm_(parameters, config.clip_grad)
-            state.optimizer.step()
-            state.scheduler.step()
+            terms = training_step(network, state, teacher, batch, config)
             state.step += 1
             elapsed, tick = time.monotonic() - tick, time.monotonic()
             state.seconds += elapsed
@@ -232,6 +219,26 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
         if logs:
             logs.close()
     return scores
+
+
+def training_step(network, state: _State, teacher, batch: dict, config: TrainConfig) -> dict:
+    """One optimiser step of ``network`` (the student, maybe DDP-wrapped) on a batch;
+    returns the loss terms."""
+    fine = (config.model.fine_radius, config.model.fine_temperature)
+    device = batch["image0"].device.type
+    with torch.autocast(device, torch.bfloat16, enabled=config.precision == "bf16"):
+        output = network(batch)
+        features = None
+        if teacher is not None:
+            features = (teacher(batch["image0"]), teacher(batch["image1"]))
+        terms = batch_losses(output, batch, config.loss, fine, features, state.projection)
+    state.optimizer.zero_grad(set_to_none=True)
+    terms["total"].backward()
+    parameters = [p for group in state.optimizer.param_groups for p in group["params"]]
+    torch.nn.utils.clip_grad_norm_(parameters, config.clip_grad)
+    state.optimizer.step()
+    state.scheduler.step()
+    return terms
 
 
 def _training_metadata(state: _State, config: TrainConfig) -> dict:

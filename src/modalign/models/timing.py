@@ -1,0 +1,84 @@
+"""Timings of the matcher on this machine: ``python -m modalign.models.timing``.
+
+Inference per 640×480 pair in torch and in ONNX Runtime (best of ``--repeats``, after a
+warm-up), one training step at batch 8 of 256×256 synthetic pairs (fp32 and bf16), and
+the parameter count. Threads: ``--threads`` for torch and ONNX Runtime alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def best_time(function: Callable[[], object], repeats: int) -> float:
+    """Seconds of the fastest of ``repeats`` calls, after one warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def inference_times(weights: str, threads: int, repeats: int) -> dict[str, float]:
+    from .checkpoint import load_model
+    from .export import OnnxMatcherSession, export_onnx
+
+    torch.set_num_threads(threads)
+    model = load_model(weights)
+    rng = np.random.default_rng(0)
+    image0, image1 = (rng.random((480, 640), dtype=np.float32) for _ in range(2))
+    batch = {"image0": torch.from_numpy(image0)[None, None],
+             "image1": torch.from_numpy(image1)[None, None]}  # fmt: skip
+    with torch.inference_mode():
+        torch_seconds = best_time(lambda: model(batch), repeats)
+    with tempfile.TemporaryDirectory() as folder:
+        session = OnnxMatcherSession(export_onnx(model, Path(folder) / "m.onnx"), threads)
+        onnx_seconds = best_time(lambda: session(image0, image1), repeats)
+    return {"torch_640x480_s": torch_seconds, "onnx_640x480_s": onnx_seconds}
+
+
+def training_step_times(threads: int, repeats: int) -> dict[str, float]:
+    from dataclasses import replace
+
+    from ..teachers import load_teacher
+    from ..train import train_config
+    from ..train.distributed import Context
+    from ..train.trainer import _loader, _State, training_step
+
+    torch.set_num_threads(threads)
+    config = train_config("default", {"data": {"workers": 0}})
+    teacher = load_teacher(config.teacher)
+    state = _State(config, None if teacher is None else teacher.dim)
+    batch = next(iter(_loader(config, Context(0, 1, torch.device("cpu")), 0)))
+    out = {}
+    for precision in ("fp32", "bf16"):
+        step_config = replace(config, precision=precision)
+        step = lambda c=step_config: training_step(state.model, state, teacher, batch, c)  # noqa: E731
+        out[f"train_step_b8_256_{precision}_s"] = best_time(step, repeats)
+    out["parameters"] = sum(p.numel() for p in state.model.parameters())
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--weights", default="modalign", help="weights name or .safetensors")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    results = inference_times(args.weights, args.threads, args.repeats)
+    results.update(training_step_times(args.threads, max(2, args.repeats // 2)))
+    for name, value in results.items():
+        print(f"{name}: {value:.3f}" if isinstance(value, float) else f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main()
