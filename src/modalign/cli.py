@@ -244,6 +244,9 @@ def bench(
     ),
     limit: int = typer.Option(0, help="at most N pairs per set (0: all)"),
     categories: list[str] = typer.Option([], "--category", help="only categories containing this"),
+    held_out: list[str] = typer.Option(
+        [], "--held-out", help="set name: only its seeded 20% validation split (repeatable)"
+    ),
     workers: int = typer.Option(1, help="parallel worker processes"),
     seed: int = typer.Option(0, help="seed of the random homographies of pre-aligned pairs"),
     overwrite: bool = typer.Option(False, help="recompute cached predictions"),
@@ -267,6 +270,7 @@ def bench(
     if not data or not matchers or out is None:
         raise InputError("bench", "needs --data, --matcher and --out (or --compare A B)")
     options = {"limit": limit, "categories": categories, "workers": workers, "seed": seed}
+    options["held_out"] = held_out
     if precision not in ("", "fp32", "bf16"):
         raise InputError("--precision", f"unknown precision {precision!r}", "use fp32 or bf16")
     options |= {"overwrite": overwrite, "overrides": overrides, "markdown": markdown}

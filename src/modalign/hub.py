@@ -120,6 +120,9 @@ def save_safetensors(
         metadata["training"] = json.dumps(training)
     partial = path.with_name(f".{path.name}.partial")
     save_file(state, str(partial), metadata=metadata)
+    umask = os.umask(0)
+    os.umask(umask)
+    partial.chmod(0o666 & ~umask)  # safetensors writes owner-only files
     partial.replace(path)
 
 

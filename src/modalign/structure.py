@@ -9,10 +9,12 @@ refinement of :mod:`modalign.geometry.refine` are built on it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import torch
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,10 @@ class PhaseCongruency:
     index_map: np.ndarray
 
 
-def _log_gabor_bank(height: int, width: int, config: PhaseConfig) -> tuple[list, list]:
-    """Radial (per scale) and angular (per orientation) frequency-domain filters."""
+@functools.lru_cache(maxsize=8)
+def _log_gabor_bank(height: int, width: int, config: PhaseConfig) -> torch.Tensor:
+    """[orientations, scales, H, W] float32 frequency-domain filters (radial × angular),
+    kept for the last few image sizes (RIFT and refinement reuse them)."""
     fy = scipy.fft.fftfreq(height)[:, None]
     fx = scipy.fft.fftfreq(width)[None, :]
     radius = np.sqrt(fx**2 + fy**2)
@@ -68,7 +72,8 @@ def _log_gabor_bank(height: int, width: int, config: PhaseConfig) -> tuple[list,
         dc = cos_theta * np.cos(angle) + sin_theta * np.sin(angle)
         dtheta = np.minimum(np.abs(np.arctan2(ds, dc)) * config.orientations / 2, np.pi)
         angular.append((np.cos(dtheta) + 1) / 2)
-    return radial, angular
+    bank = np.stack([np.stack([r * a for r in radial]) for a in angular]).astype(np.float32)
+    return torch.from_numpy(bank)
 
 
 def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
@@ -78,47 +83,48 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
         image: [H, W] float32 in [0, 1].
     """
     height, width = image.shape
-    spectrum = scipy.fft.fft2(image.astype(np.float32), workers=-1)
-    radial, angular = _log_gabor_bank(height, width, config)
-    epsilon = 1e-4
-    cov_x = np.zeros((height, width), np.float32)
-    cov_y = np.zeros_like(cov_x)
-    cov_xy = np.zeros_like(cov_x)
-    amplitude_per_orientation = []
-    series = (1 - (1 / config.wavelength_multiplier) ** config.scales) / (
-        1 - 1 / config.wavelength_multiplier
-    )
-    for o in range(config.orientations):
-        filters = np.stack([(r * angular[o]).astype(np.float32) for r in radial])
-        responses = scipy.fft.ifft2(spectrum[None] * filters, axes=(-2, -1), workers=-1)
-        even, odd = responses.real, responses.imag
-        amplitude = np.abs(responses)
-        sum_amplitude = amplitude.sum(axis=0)
-        amplitude_per_orientation.append(sum_amplitude)
-        sum_even, sum_odd = even.sum(axis=0), odd.sum(axis=0)
-        norm = np.sqrt(sum_even**2 + sum_odd**2) + epsilon
-        mean_even, mean_odd = sum_even / norm, sum_odd / norm
-        energy = (
-            even * mean_even + odd * mean_odd - np.abs(even * mean_odd - odd * mean_even)
-        ).sum(axis=0)
-        tau = np.median(amplitude[0]) / np.sqrt(np.log(4))
-        total_tau = tau * series
-        noise = total_tau * np.sqrt(np.pi / 2) + config.noise_k * total_tau * np.sqrt(
-            (4 - np.pi) / 2
+    with torch.inference_mode():
+        spectrum = torch.fft.fft2(torch.from_numpy(np.ascontiguousarray(image, np.float32)))
+        bank = _log_gabor_bank(height, width, config)
+        epsilon = 1e-4
+        cov_x, cov_y, cov_xy = (torch.zeros(height, width) for _ in range(3))
+        # maximum index map: the orientation of the largest amplitude sum (first on ties)
+        best_amplitude = torch.full((height, width), -1.0)
+        index_map = torch.zeros(height, width, dtype=torch.int32)
+        series = (1 - (1 / config.wavelength_multiplier) ** config.scales) / (
+            1 - 1 / config.wavelength_multiplier
         )
-        energy = np.maximum(energy - noise, 0)
-        spread = (sum_amplitude / (amplitude.max(axis=0) + epsilon) - 1) / (config.scales - 1)
-        weight = 1.0 / (1.0 + np.exp((0.5 - spread) * 10.0))
-        pc = weight * energy / (sum_amplitude + epsilon)
-        angle = o * np.pi / config.orientations
-        cov_x += (pc * np.cos(angle)) ** 2
-        cov_y += (pc * np.sin(angle)) ** 2
-        cov_xy += pc**2 * np.cos(angle) * np.sin(angle)
-    cov_x /= config.orientations / 2
-    cov_y /= config.orientations / 2
-    cov_xy *= 4 / config.orientations
-    denominator = np.sqrt(cov_xy**2 + (cov_x - cov_y) ** 2) + epsilon
-    max_moment = (cov_y + cov_x + denominator) / 2
-    min_moment = (cov_y + cov_x - denominator) / 2
-    index_map = np.argmax(np.stack(amplitude_per_orientation), axis=0).astype(np.int32)
-    return PhaseCongruency(max_moment, min_moment, index_map)
+        for o in range(config.orientations):
+            filtered = torch.view_as_real(spectrum) * bank[o][..., None]  # real ops: faster
+            responses = torch.fft.ifft2(torch.view_as_complex(filtered))
+            even, odd = responses.real, responses.imag
+            amplitude = responses.abs()
+            sum_amplitude = amplitude.sum(dim=0)
+            index_map.masked_fill_(sum_amplitude > best_amplitude, o)
+            best_amplitude = torch.maximum(best_amplitude, sum_amplitude)
+            sum_even, sum_odd = even.sum(dim=0), odd.sum(dim=0)
+            norm = torch.sqrt(sum_even**2 + sum_odd**2) + epsilon
+            mean_even, mean_odd = sum_even / norm, sum_odd / norm
+            energy = (
+                even * mean_even + odd * mean_odd - (even * mean_odd - odd * mean_even).abs()
+            ).sum(dim=0)
+            tau = float(np.median(amplitude[0].numpy())) / np.sqrt(np.log(4))
+            total_tau = tau * series
+            noise = total_tau * np.sqrt(np.pi / 2) + config.noise_k * total_tau * np.sqrt(
+                (4 - np.pi) / 2
+            )
+            energy = (energy - noise).clamp_min(0)
+            spread = (sum_amplitude / (amplitude.amax(dim=0) + epsilon) - 1) / (config.scales - 1)
+            weight = torch.sigmoid((spread - 0.5) * 10.0)
+            pc = weight * energy / (sum_amplitude + epsilon)
+            angle = o * np.pi / config.orientations
+            cov_x += (pc * np.cos(angle)) ** 2
+            cov_y += (pc * np.sin(angle)) ** 2
+            cov_xy += pc**2 * (np.cos(angle) * np.sin(angle))
+        cov_x /= config.orientations / 2
+        cov_y /= config.orientations / 2
+        cov_xy *= 4 / config.orientations
+        denominator = torch.sqrt(cov_xy**2 + (cov_x - cov_y) ** 2) + epsilon
+        max_moment = ((cov_y + cov_x + denominator) / 2).numpy()
+        min_moment = ((cov_y + cov_x - denominator) / 2).numpy()
+    return PhaseCongruency(max_moment, min_moment, index_map.numpy())

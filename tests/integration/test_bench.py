@@ -107,3 +107,23 @@ def test_bench_precision_reaches_only_learned_matchers():
     assert "precision" not in _register_config(config, "sift").matcher_conf
     if not MATCHERS["xfeat"].missing():
         assert _register_config(config, "xfeat").matcher_conf == {"precision": "bf16"}
+
+
+def test_bench_held_out_keeps_the_validation_split_training_never_sees(tmp_path):
+    from modalign.eval.datasets import holdout, read_set
+
+    data = tmp_path / "mi"
+    made = runner.invoke(
+        app, ["bench-make", "multi-instance", "-o", str(data), "--pairs", "10", "--size", "128"]
+    )
+    assert made.exit_code == 0, made.output
+    out = tmp_path / "run"
+    args = ["bench", "-d", str(data), "-m", "orb", "-o", str(out), "--held-out", "mi"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    meta_records = json.loads((out / "results.json").read_text())
+    expected = {p.pair_id for p in holdout(read_set(data))[1]}
+    assert len(expected) == 2 and {r["pair_id"] for r in meta_records["records"]} == expected
+    assert "--held-out mi" in meta_records["meta"]["command"]
+    result = runner.invoke(app, [*args[:-1], "nope"])
+    assert result.exit_code == 2 and "--held-out nope" in result.stderr

@@ -58,7 +58,9 @@ def test_unrelated_images_fail_without_a_transform(camera):
 def test_rift_descriptor_rotations_handle_a_25_degree_turn(camera):
     H = similarity(25.0, 1.0, (5.0, 3.0), (255.5, 255.5))
     moving = warp_to_moving(camera, H, (512, 512))
-    rotated = RegisterConfig(matcher_conf={"descriptor_rotations": (-30.0, 0.0, 30.0)})
+    rotated = RegisterConfig(
+        matcher="rift", matcher_conf={"descriptor_rotations": (-30.0, 0.0, 30.0)}
+    )
     registration = register(camera, moving, config=rotated)
     assert registration.success
     assert grid_error(registration.H_1to0, H, registration.image_size1) < 1.0

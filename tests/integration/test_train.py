@@ -88,3 +88,36 @@ def test_two_processes_train_with_torch_distributed(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert (tmp_path / "last.safetensors").is_file()
     assert [r["step"] for r in _log(tmp_path)] == ["2", "4"]  # rank 0 alone writes logs
+
+
+def test_a_run_starts_from_other_weights_and_keeps_the_batchnorm_statistics(tmp_path):
+    import torch
+    from safetensors.torch import load_file
+
+    from modalign.errors import InputError
+    from modalign.hub import weight_path
+    from modalign.models import CrossModalMatcher, save_model
+
+    source = CrossModalMatcher(train_config("tiny").model, pretrained_backbone=False)
+    with torch.no_grad():
+        for parameter in source.parameters():
+            parameter.add_(1.0)
+    save_model(source, tmp_path / "source.safetensors")
+    saved = load_file(tmp_path / "source.safetensors")
+    overrides = {"steps": 0, "tensorboard": False, "init": str(tmp_path / "source.safetensors"),
+                 "init_exclude": ["backbone."]}  # fmt: skip
+    train(train_config("tiny", overrides), tmp_path / "a", device="cpu")
+    started = load_file(tmp_path / "a" / "last.safetensors")
+    assert torch.equal(started["match_projection.weight"], saved["match_projection.weight"])
+    assert not torch.equal(
+        started["backbone.block1.0.layer.0.weight"], saved["backbone.block1.0.layer.0.weight"]
+    )
+    statistics = "backbone.block3.0.layer.1.running_mean"
+    for freeze in (True, False):
+        run = tmp_path / f"freeze-{freeze}"
+        train(train_config("tiny", {**overrides, "steps": 2, "freeze_batchnorm": freeze}), run)
+        trained = load_file(run / "last.safetensors")
+        assert torch.equal(trained[statistics], started[statistics]) == freeze
+        assert not torch.equal(trained["match_gate"], started["match_gate"])
+    with pytest.raises(InputError, match="no tensor"):
+        train(train_config("tiny", {**overrides, "init": str(weight_path("v2i"))}), tmp_path / "b")

@@ -24,7 +24,7 @@ from ..geometry.refine import StructureMaps
 from ..pipeline import RegisterConfig, needs_structure, pair_structure_maps, register
 from ..registry import get_spec, load_matcher, matcher_config
 from ..types import Registration
-from .datasets import Pair, read_set
+from .datasets import Pair, holdout, read_set
 from .metrics import THRESHOLDS
 from .protocol import PROTOCOL_VERSION, make_problem
 
@@ -43,6 +43,8 @@ class BenchConfig:
         seed: seed of the random homographies of pre-aligned pairs.
         limit: at most this many pairs per set (0: all), for quick looks.
         categories: keep only categories containing one of these strings.
+        held_out: names of sets (folder names) reduced to their seeded 20% validation split
+            (:func:`modalign.eval.datasets.holdout`, the pairs training never sees).
         workers: parallel processes (1 runs in this process).
         overwrite: recompute even what is cached.
         precision: if set ("fp32" or "bf16"), the precision of every matcher whose config
@@ -55,6 +57,7 @@ class BenchConfig:
     seed: int = 0
     limit: int = 0
     categories: tuple[str, ...] = ()
+    held_out: tuple[str, ...] = ()
     workers: int = 1
     overwrite: bool = False
     precision: str = ""
@@ -176,6 +179,8 @@ def run_benchmark(
     pairs: list[Pair] = []
     for directory in config.data:
         found = read_set(directory, config.categories)
+        if Path(directory).name in config.held_out:
+            found = holdout(found)[1]
         pairs.extend(found[: config.limit] if config.limit else found)
     tasks: dict[str, tuple[Pair, list[tuple[str, RegisterConfig, Path]]]] = {}
     records = {}

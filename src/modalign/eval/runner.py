@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from ..config import build, parse_overrides, to_dict
+from ..errors import InputError
 from ..pipeline import RegisterConfig
 from ..progress import progress_bar
 from .bench import BenchConfig, matcher_names, run_benchmark
@@ -47,6 +48,7 @@ def run_command(
     *,
     limit: int = 0,
     categories: list[str] = (),
+    held_out: list[str] = (),
     workers: int = 1,
     seed: int = 0,
     overwrite: bool = False,
@@ -59,6 +61,9 @@ def run_command(
     from .. import __version__
 
     register_config = build(RegisterConfig, parse_overrides(overrides))
+    unknown = sorted(set(held_out) - {Path(d).name for d in data})
+    if unknown:
+        raise InputError(f"--held-out {unknown[0]}", "not the folder name of any --data set")
     config = BenchConfig(
         data=tuple(str(d) for d in data),
         matchers=matcher_names(matchers),
@@ -66,6 +71,7 @@ def run_command(
         seed=seed,
         limit=limit,
         categories=tuple(categories),
+        held_out=tuple(held_out),
         workers=workers,
         overwrite=overwrite,
         precision=precision,
@@ -78,7 +84,17 @@ def run_command(
         )
     meta = {
         "command": _command_line(
-            data, matchers, out, limit, categories, workers, seed, overrides, markdown, precision
+            data,
+            matchers,
+            out,
+            limit,
+            categories,
+            held_out,
+            workers,
+            seed,
+            overrides,
+            markdown,
+            precision,
         ),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_description(),
@@ -103,13 +119,15 @@ def run_command(
 
 
 def _command_line(
-    data, matchers, out, limit, categories, workers, seed, overrides, markdown, precision
-) -> str:
+    data, matchers, out, limit, categories, held_out, workers, seed, overrides, markdown,
+    precision,
+) -> str:  # fmt: skip
     """The ``modalign bench`` command that reproduces a run."""
     words = ["modalign", "bench"]
     words += [w for d in data for w in ("--data", str(d))]
     words += [w for m in matchers for w in ("--matcher", m)]
     words += [w for c in categories for w in ("--category", c)]
+    words += [w for h in held_out for w in ("--held-out", h)]
     words += [w for o in overrides for w in ("--set", o)]
     if limit:
         words += ["--limit", str(limit)]

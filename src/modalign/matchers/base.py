@@ -24,6 +24,9 @@ from ..types import MatchResult
 ImageInput = str | os.PathLike | np.ndarray
 
 
+UNIFORM = 1e-3  # images whose value range (of [0, 1]) is below this are uniform
+
+
 @dataclass(frozen=True)
 class MatcherConfig:
     """Settings every matcher has.
@@ -88,6 +91,9 @@ class Matcher(ABC):
         """Match float32 [0, 1] images ([H, W] or [H, W, 3]) already normalised."""
         size0 = (image0.shape[1], image0.shape[0])
         size1 = (image1.shape[1], image1.shape[0])
+        if np.ptp(image0) < UNIFORM or np.ptp(image1) < UNIFORM:
+            # a uniform image has nothing to match: any correspondence would be invented
+            return MatchResult.empty(size0, size1)
         work0, to_work0 = self._to_working(image0)
         work1, to_work1 = self._to_working(image1)
         keypoints0, keypoints1, confidence = self._match(work0, work1)

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+BACKBONE_DIM = 64  # channels of the coarse output (XFeat's descriptor width)
 BACKBONE_PREFIXES = (
     "skip1.",
     "block1.",

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
-from .matching import cell_centres, refine, top_coarse_matches, valid_cells
+from .matching import cell_positions, refine, top_coarse_matches, valid_cells
 from .model import CrossModalMatcher, clamp_to_image
 
 OUTPUTS = ("keypoints0", "keypoints1", "scores")
@@ -41,11 +41,11 @@ class DenseMatcher(nn.Module):
             encoded["tokens0"], encoded["tokens1"], valid0, valid1, c.coarse_temperature,
             c.max_matches,
         )  # fmt: skip
-        keypoints0 = cell_centres(grid0[0], grid0[1])[rows[0]]
+        keypoints0 = cell_positions(rows[0], grid0[1])
         batch = torch.zeros_like(rows[0])
         keypoints1, _ = refine(
             encoded["fine0"], encoded["fine1"], batch, keypoints0,
-            cell_centres(grid1[0], grid1[1])[columns[0]], c.fine_radius, c.fine_temperature,
+            cell_positions(columns[0], grid1[1]), c.fine_radius, c.fine_temperature,
         )  # fmt: skip
         keypoints1 = clamp_to_image(keypoints1, (image1.shape[-2], image1.shape[-1]))
         return keypoints0, keypoints1, scores[0]

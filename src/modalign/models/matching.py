@@ -17,11 +17,17 @@ COARSE = 8  # pixels per coarse cell
 FINE = 4  # pixels per fine cell
 
 
+def cell_positions(index: torch.Tensor, width: int) -> torch.Tensor:
+    """[M, 2] (x, y) pixel centres of the coarse cells ``index`` (row-major, ``width`` cells a
+    row). Arithmetic on the indexes, so an exported graph keeps the grid size symbolic."""
+    y = torch.div(index, width, rounding_mode="floor")
+    x = index - y * width
+    return torch.stack([x, y], dim=-1).float() * COARSE + (COARSE - 1) / 2
+
+
 def cell_centres(height: int, width: int, device: torch.device | None = None) -> torch.Tensor:
     """[h·w, 2] (x, y) pixel centres of the coarse cells, row-major."""
-    rows, columns = torch.arange(height, device=device), torch.arange(width, device=device)
-    y, x = torch.meshgrid(rows, columns, indexing="ij")
-    return torch.stack([x, y], dim=-1).reshape(-1, 2).float() * COARSE + (COARSE - 1) / 2
+    return cell_positions(torch.arange(height * width, device=device), width)
 
 
 def valid_cells(
@@ -74,9 +80,11 @@ def sample_features(
     """Bilinear samples of [B, C, Hf, Wf] fine features at [M, K, 2] pixel positions of the
     padded image (fine cell (u, v) is centred at pixel 4u + 1.5), point m read from map
     ``batch[m]``: [M, K, C]."""
-    size = features.shape[-1] * FINE, features.shape[-2] * FINE
-    size = torch.tensor(size, dtype=points.dtype, device=points.device)
-    grid = (points + 0.5) / size * 2 - 1
+    # per axis with the (symbolic when exported) sizes: torch.tensor(size) would freeze them
+    width, height = features.shape[-1] * FINE, features.shape[-2] * FINE
+    grid = torch.stack(
+        [(points[..., 0] + 0.5) / width * 2 - 1, (points[..., 1] + 0.5) / height * 2 - 1], dim=-1
+    )
 
     def sample(feature_map: torch.Tensor, where: torch.Tensor) -> torch.Tensor:
         out = F.grid_sample(feature_map, where[None], mode="bilinear", align_corners=False)

@@ -70,6 +70,12 @@ class TrainConfig:
         max_minutes: stop (with a checkpoint) after this long (0: no limit).
         threads: torch CPU threads per process (0: torch's default).
         tensorboard: also write TensorBoard event files (RUN/tensorboard).
+        init: matcher weights (``.safetensors``) a new run starts from: every tensor whose
+            name and shape match is copied, except those under ``init_exclude`` (e.g. keep
+            the pretrained backbone); "" starts from the pretrained backbone alone. A run
+            that resumes from its checkpoint ignores it.
+        freeze_batchnorm: keep the backbone's batch-norm statistics (the pretrained ones)
+            fixed while its weights train.
     """
 
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -91,6 +97,9 @@ class TrainConfig:
     log_every: int = 20
     checkpoint_every: int = 250
     tensorboard: bool = True
+    init: str = ""
+    init_exclude: tuple[str, ...] = ()
+    freeze_batchnorm: bool = True
 
 
 def preset_names() -> list[str]:

@@ -25,6 +25,7 @@ from ..data.synthetic.dataset import SyntheticPairDataset
 from ..data.synthetic.runner import make_generator
 from ..errors import InputError
 from ..models import CrossModalMatcher, save_model
+from ..models.checkpoint import model_path
 from ..teachers import load_teacher
 from .config import TrainConfig
 from .distributed import Context, setup, teardown
@@ -58,6 +59,8 @@ class _State:
         )
         self.step, self.seconds = 0, 0.0
         self.best: tuple[float, float] = (-1.0, -1.0)
+        if config.init:
+            initialise(self.model, config.init, config.init_exclude)
 
     def save(self, path: Path, config: TrainConfig) -> None:
         checkpoint = {
@@ -83,6 +86,34 @@ class _State:
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.step, self.seconds = checkpoint["step"], checkpoint["seconds"]
         self.best = tuple(checkpoint["best"])
+
+
+def initialise(model: CrossModalMatcher, path: str, exclude: tuple[str, ...]) -> None:
+    """Copy the tensors of matcher weights ``path`` whose names and shapes match into
+    ``model``, except names starting with a prefix in ``exclude``."""
+    from safetensors.torch import load_file
+
+    own = model.state_dict()
+    saved = load_file(str(model_path(path)))
+    chosen = {
+        name: tensor for name, tensor in saved.items()
+        if name in own and own[name].shape == tensor.shape and not name.startswith(exclude)
+    }  # fmt: skip
+    if not chosen:
+        raise InputError(path, "no tensor of these weights fits the model (init)")
+    model.load_state_dict(chosen, strict=False)
+    logger.info("initialised %d of %d tensors from %s", len(chosen), len(own), path)
+
+
+def train_mode(model: CrossModalMatcher, config: TrainConfig) -> CrossModalMatcher:
+    """``model`` in training mode; with ``freeze_batchnorm`` the backbone's batch norms stay
+    in eval mode (their pretrained running statistics are used and kept)."""
+    model.train()
+    if config.freeze_batchnorm:
+        for module in model.backbone.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
+    return model
 
 
 def schedule(step: int, warmup: int, steps: int) -> float:
@@ -175,7 +206,7 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
         state.load(checkpoint, checkpoint_path, config)
         logger.info("resuming from step %d", state.step)
     pairs = validation_pairs(config.validation, config.data.aligned) if context.main else []
-    model = state.model.to(context.device).train()
+    model = train_mode(state.model.to(context.device), config)
     if teacher is not None:
         teacher.to(context.device)
         state.projection.to(context.device)
@@ -254,7 +285,7 @@ def _save(state: _State, config: TrainConfig, run: Path) -> None:
 
 def _validate(state: _State, pairs: list, config: TrainConfig, run: Path, logs: _Logs) -> dict:
     scores = validate(state.model, pairs, config.validation)
-    state.model.train()
+    train_mode(state.model, config)
     logger.info("step %d: validation %s", state.step, scores)
     logs.validation(state.step, scores)
     key = tuple(list(scores.values())[:2])
