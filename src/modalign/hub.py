@@ -51,6 +51,14 @@ WEIGHTS: dict[str, WeightSpec] = {
             "visible -> pseudo-infrared translator (DistillMatch's V2I-GAN idea), trained on "
             "RoadScene; docs/translator.md",
         ),
+        WeightSpec(
+            "modalign",
+            "matcher",
+            "modalign.safetensors",
+            "907d9582f9085afbd573a438ada979de3baebb8763d0cb2be2d60b89955d7598",
+            "modalign's cross-modal matcher, trained on synthetic cross-modal pairs; "
+            "docs/model_card.md",
+        ),
     )
 }
 

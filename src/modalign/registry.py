@@ -15,7 +15,7 @@ from .config import from_dict, merge
 from .errors import ConfigError, InputError
 from .matchers.base import Matcher
 
-DEFAULT_MATCHER = "rift"
+DEFAULT_MATCHER = "modalign"
 
 
 @dataclass(frozen=True)

@@ -96,18 +96,19 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
         )
         for o in range(config.orientations):
             filtered = torch.view_as_real(spectrum) * bank[o][..., None]  # real ops: faster
-            responses = torch.fft.ifft2(torch.view_as_complex(filtered))
-            even, odd = responses.real, responses.imag
-            amplitude = responses.abs()
+            responses = torch.view_as_real(torch.fft.ifft2(torch.view_as_complex(filtered)))
+            even, odd = responses[..., 0], responses[..., 1]
+            amplitude = (responses * responses).sum(dim=-1).sqrt_()  # [scales, H, W]
             sum_amplitude = amplitude.sum(dim=0)
             index_map.masked_fill_(sum_amplitude > best_amplitude, o)
             best_amplitude = torch.maximum(best_amplitude, sum_amplitude)
             sum_even, sum_odd = even.sum(dim=0), odd.sum(dim=0)
             norm = torch.sqrt(sum_even**2 + sum_odd**2) + epsilon
             mean_even, mean_odd = sum_even / norm, sum_odd / norm
-            energy = (
-                even * mean_even + odd * mean_odd - (even * mean_odd - odd * mean_even).abs()
-            ).sum(dim=0)
+            # sum over scales of (e·me + o·mo − |e·mo − o·me|); the first two terms sum to
+            # (Σe)·me + (Σo)·mo, so only the absolute term needs every scale
+            energy = sum_even * mean_even + sum_odd * mean_odd
+            energy -= (even * mean_odd - odd * mean_even).abs_().sum(dim=0)
             tau = float(np.median(amplitude[0].numpy())) / np.sqrt(np.log(4))
             total_tau = tau * series
             noise = total_tau * np.sqrt(np.pi / 2) + config.noise_k * total_tau * np.sqrt(

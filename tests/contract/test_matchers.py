@@ -5,7 +5,7 @@ import pytest
 
 from modalign import MATCHERS, MatchResult, load_matcher, register
 from modalign.errors import ConfigError, InputError
-from modalign.geometry.transforms import transform_points
+from modalign.geometry.transforms import resize_transform, transform_points
 
 from ..conftest import warp_to_moving
 
@@ -67,6 +67,16 @@ def test_downscaled_matching_maps_back_to_original_pixels(name, camera):
     # limits): about 3 px at the working scale, i.e. 7 px here; registration refines them
     bound = 8.0 if MATCHERS[name].kind == "learned" else 3.0
     assert len(result) > 20 and np.median(error) < bound
+
+
+def test_small_images_are_upsampled_to_min_size_but_never_beyond_max_size():
+    image = np.zeros((100, 200), np.uint8)
+    working, to_working = load_matcher("sift", {"min_size": 512})._to_working(image)
+    assert working.shape == (256, 512)
+    np.testing.assert_allclose(to_working, resize_transform(512 / 200, 256 / 100))
+    working, _ = load_matcher("sift", {"min_size": 512, "max_size": 400})._to_working(image)
+    assert working.shape == (200, 400)
+    assert load_matcher("modalign").config.min_size == 512  # 256-px medical slices
 
 
 def test_registry_presets_and_strict_overrides():

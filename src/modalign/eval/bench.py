@@ -140,6 +140,7 @@ def _record(pair: Pair, matcher: str, registration: Registration, error: float) 
         "transform": registration.transform.value if registration.transform else None,
         "reason": registration.reason,
         "refinement": registration.refinement,
+        "structure_correlation": registration.structure_correlation,
         "rotation_degrees": registration.rotation_degrees,
         "H_1to0": None if registration.H_1to0 is None else registration.H_1to0.tolist(),
     }

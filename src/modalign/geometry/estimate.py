@@ -49,7 +49,7 @@ class GeometryConfig:
     max_scale: float = 8.0
     max_anisotropy: float = 4.0
     min_inlier_spread: float = 0.005
-    min_structure_correlation: float = 0.15
+    min_structure_correlation: float = 0.1
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ class MatcherConfig:
     Attributes:
         max_size: images whose longer side exceeds this are matched at reduced
             resolution (aspect kept) and the keypoints mapped back.
-        min_size: images whose longer side is below this are upsampled to it (0: never).
+        min_size: images whose longer side is below this are upsampled to it (0: never;
+            never beyond ``max_size``).
     """
 
     max_size: int = 1024
@@ -112,8 +113,9 @@ class Matcher(ABC):
         height, width = image.shape[:2]
         longer = max(height, width)
         scale = min(1.0, self.config.max_size / longer)
-        if 0 < longer < self.config.min_size:
-            scale = self.config.min_size / longer
+        min_size = min(self.config.min_size, self.config.max_size)
+        if 0 < longer < min_size:
+            scale = min_size / longer
         if scale == 1.0:
             return np.ascontiguousarray(image, dtype=np.float32), np.eye(3)
         new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))

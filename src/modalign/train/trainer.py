@@ -275,7 +275,8 @@ def training_step(network, state: _State, teacher, batch: dict, config: TrainCon
 def _training_metadata(state: _State, config: TrainConfig) -> dict:
     return {"step": state.step, "training_seconds": round(state.seconds),
             "teacher": to_dict(config.teacher), "data": to_dict(config.data),
-            "batch_size": config.batch_size, "precision": config.precision}  # fmt: skip
+            "batch_size": config.batch_size, "precision": config.precision,
+            "init": config.init}  # fmt: skip
 
 
 def _save(state: _State, config: TrainConfig, run: Path) -> None:
