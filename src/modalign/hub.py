@@ -55,7 +55,7 @@ WEIGHTS: dict[str, WeightSpec] = {
             "modalign",
             "matcher",
             "modalign.safetensors",
-            "907d9582f9085afbd573a438ada979de3baebb8763d0cb2be2d60b89955d7598",
+            "a790018527d045c4b24a6308f3e750bcf350f16f76be3aac5b6fb3964217b594",
             "modalign's cross-modal matcher, trained on synthetic cross-modal pairs; "
             "docs/model_card.md",
         ),

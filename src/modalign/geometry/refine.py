@@ -46,10 +46,18 @@ class RefineConfig:
         max_size: the structure maps are computed with the longer side at most this...
         min_size: ...and at least this: small images are upsampled, as the filters'
             shortest wavelength (3 px) is too coarse for their structure otherwise.
-        iterations: ECC iteration cap; epsilon: its convergence threshold.
+        levels: ECC runs coarse to fine on this many pyramid levels of the maps (each
+            half the size of the next): the coarse levels find the optimum where an
+            iteration costs a quarter as much, the finest only polishes it.
+        iterations: ECC iteration cap at each coarse level; fine_iterations: at the finest
+            (the full cap when ``levels`` is 1); epsilon: the convergence threshold.
         smoothing: Gaussian kernel size ECC applies to both maps (odd).
-        max_change: reject a refinement that moves any grid point by more than this
-            (fixed-image pixels).
+        max_change: reject a refinement that moves the grid points of the overlap by more
+            than this (median, fixed-image pixels). Points of the moving image that land
+            outside the fixed image do not count, and a few far moves within it are
+            allowed: a rough homography estimate is off most at the borders, which is
+            where its correction moves most (the pipeline's inlier check guards against
+            a wrong optimum).
         min_correlation: reject it if the final ECC correlation is lower.
         min_inlier_fraction: reject it if fewer of the robust inliers stay within twice
             the inlier threshold (matched keypoints of two modalities are themselves
@@ -59,7 +67,9 @@ class RefineConfig:
     enabled: bool = True
     max_size: int = 768
     min_size: int = 512
+    levels: int = 2
     iterations: int = 60
+    fine_iterations: int = 10
     epsilon: float = 1e-5
     smoothing: int = 5
     max_change: float = 15.0
@@ -74,13 +84,14 @@ class StructureMaps:
     Attributes:
         structure0, structure1: [h, w] float32 square-root PC maximum moments.
         to_work0, to_work1: 3×3 maps from original to working pixels.
-        size1: (width, height) of the original moving image.
+        size0, size1: (width, height) of the original fixed / moving image.
     """
 
     structure0: np.ndarray
     structure1: np.ndarray
     to_work0: np.ndarray
     to_work1: np.ndarray
+    size0: tuple[int, int]
     size1: tuple[int, int]
 
     def working(self, H_1to0: np.ndarray) -> np.ndarray:
@@ -96,9 +107,8 @@ def structure_maps(image0: np.ndarray, image1: np.ndarray, config: RefineConfig)
     """
     structure0, to_work0 = _structure(image0, config)
     structure1, to_work1 = _structure(image1, config)
-    return StructureMaps(
-        structure0, structure1, to_work0, to_work1, (image1.shape[1], image1.shape[0])
-    )
+    sizes = ((image.shape[1], image.shape[0]) for image in (image0, image1))
+    return StructureMaps(structure0, structure1, to_work0, to_work1, *sizes)
 
 
 def _structure(image: np.ndarray, config: RefineConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -140,43 +150,81 @@ def refine_transform(
     Returns:
         (refined H_1to0, "refined") or (the input H_1to0, why it was kept).
     """
-    structure0, structure1 = maps.structure0, maps.structure1
     H_work = maps.working(H_1to0)
     warp = np.linalg.inv(H_work)  # ECC's warp maps template (fixed) to input (moving)
-    warp /= warp[2, 2]
-    motion = _MOTION[transform]
-    if motion == cv2.MOTION_AFFINE:
-        warp = warp[:2]
-    # the mask (on the moving map) confines ECC to where the two images overlap
-    mask = np.zeros(structure1.shape, np.uint8)
-    margin = config.smoothing + 2
-    mask[margin:-margin, margin:-margin] = 1
-    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, config.iterations, config.epsilon)
     try:
-        correlation, refined = cv2.findTransformECC(
-            structure0, structure1, warp.astype(np.float32), motion, criteria, mask,
-            config.smoothing,
-        )  # fmt: skip
+        correlation, warp = _pyramid_ecc(maps.structure0, maps.structure1, warp, transform, config)
     except cv2.error:
         return H_1to0, "kept: ECC did not converge"
     if correlation < config.min_correlation:
         return H_1to0, f"kept: structure maps correlate too weakly ({correlation:.2f})"
-    refined = np.vstack([refined, [0, 0, 1]]) if refined.shape[0] == 2 else refined
-    H_refined = (
-        np.linalg.inv(maps.to_work0) @ np.linalg.inv(refined.astype(np.float64)) @ maps.to_work1
-    )
+    H_refined = np.linalg.inv(maps.to_work0) @ np.linalg.inv(warp) @ maps.to_work1
     H_refined /= H_refined[2, 2]
     size1 = maps.size1
     if transform is TransformType.SIMILARITY:
         H_refined = _closest_similarity(H_refined, size1)
-    points = grid_points(*size1)
-    change = np.linalg.norm(
-        transform_points(H_refined, points) - transform_points(H_1to0, points), axis=1
-    )
-    if not np.isfinite(change).all() or change.max() > config.max_change:
-        return H_1to0, f"kept: refinement moved too far ({np.nanmax(change):.1f} px)"
-    logger.debug("ECC correlation %.3f, max change %.2f px", correlation, change.max())
+    points = grid_points(*size1, steps=20)
+    before = transform_points(H_1to0, points)
+    width0, height0 = maps.size0
+    inside = (before >= -0.5).all(axis=1) & (before[:, 0] < width0 - 0.5)
+    inside &= before[:, 1] < height0 - 0.5
+    if inside.sum() >= 4:
+        points, before = points[inside], before[inside]
+    change = np.linalg.norm(transform_points(H_refined, points) - before, axis=1)
+    if not np.isfinite(change).all() or np.median(change) > config.max_change:
+        return H_1to0, f"kept: refinement moved too far ({np.nanmedian(change):.1f} px)"
+    logger.debug("ECC correlation %.3f, median change %.2f px", correlation, np.median(change))
     return H_refined, "refined"
+
+
+def _pyramid_ecc(
+    structure0: np.ndarray,
+    structure1: np.ndarray,
+    warp: np.ndarray,
+    transform: TransformType,
+    config: RefineConfig,
+) -> tuple[float, np.ndarray]:
+    """ECC from the coarsest pyramid level to the working size.
+
+    A coarse pixel i lies on fine pixel 2i (``cv2.pyrDown`` keeps the even pixels), so a
+    warp moves between levels by conjugation with diag(1/2, 1/2, 1).
+    Args:
+        warp: [3, 3] map from fixed to moving working pixels (ECC's template to input).
+    Returns:
+        (final correlation, refined [3, 3] warp); raises cv2.error if ECC fails.
+    """
+    pyramid = [(structure0, structure1)]
+    for _ in range(config.levels - 1):
+        coarse = tuple(cv2.pyrDown(m) for m in pyramid[-1])
+        if min(coarse[0].shape + coarse[1].shape) < 32:
+            break
+        pyramid.append(coarse)
+    halve = np.diag([0.5, 0.5, 1.0])
+    warp = warp / warp[2, 2]
+    warp = (
+        np.linalg.matrix_power(halve, len(pyramid) - 1)
+        @ warp
+        @ np.linalg.matrix_power(np.linalg.inv(halve), len(pyramid) - 1)
+    )
+    motion = _MOTION[transform]
+    correlation = 0.0
+    for level in range(len(pyramid) - 1, -1, -1):
+        fixed, moving = pyramid[level]
+        # the mask (on the moving map) confines ECC to where the two images overlap
+        mask = np.zeros(moving.shape, np.uint8)
+        margin = config.smoothing + 2
+        mask[margin:-margin, margin:-margin] = 1
+        cap = config.iterations if level or len(pyramid) == 1 else config.fine_iterations
+        criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, cap, config.epsilon)
+        initial = warp[:2] if motion == cv2.MOTION_AFFINE else warp
+        correlation, refined = cv2.findTransformECC(
+            fixed, moving, initial.astype(np.float32), motion, criteria, mask, config.smoothing
+        )
+        warp = np.vstack([refined, [0, 0, 1]]) if refined.shape[0] == 2 else refined
+        warp = warp.astype(np.float64)
+        if level:
+            warp = np.linalg.inv(halve) @ warp @ halve
+    return float(correlation), warp
 
 
 def structure_correlation(maps: StructureMaps, H_1to0: np.ndarray, smoothing: int = 5) -> float:
