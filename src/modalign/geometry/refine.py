@@ -163,18 +163,25 @@ def refine_transform(
     size1 = maps.size1
     if transform is TransformType.SIMILARITY:
         H_refined = _closest_similarity(H_refined, size1)
-    points = grid_points(*size1, steps=20)
-    before = transform_points(H_1to0, points)
-    width0, height0 = maps.size0
-    inside = (before >= -0.5).all(axis=1) & (before[:, 0] < width0 - 0.5)
-    inside &= before[:, 1] < height0 - 0.5
-    if inside.sum() >= 4:
-        points, before = points[inside], before[inside]
-    change = np.linalg.norm(transform_points(H_refined, points) - before, axis=1)
+    points = _overlap_points(H_1to0, size1, maps.size0)
+    change = np.linalg.norm(
+        transform_points(H_refined, points) - transform_points(H_1to0, points), axis=1
+    )
     if not np.isfinite(change).all() or np.median(change) > config.max_change:
         return H_1to0, f"kept: refinement moved too far ({np.nanmedian(change):.1f} px)"
     logger.debug("ECC correlation %.3f, median change %.2f px", correlation, np.median(change))
     return H_refined, "refined"
+
+
+def _overlap_points(
+    H_1to0: np.ndarray, size1: tuple[int, int], size0: tuple[int, int]
+) -> np.ndarray:
+    """Moving-image grid points (20 × 20) that H_1to0 puts inside the fixed image, or the
+    whole grid when fewer than 4 land there."""
+    points = grid_points(*size1, steps=20)
+    mapped = transform_points(H_1to0, points)
+    inside = (mapped >= -0.5).all(axis=1) & (mapped < np.array(size0) - 0.5).all(axis=1)
+    return points[inside] if inside.sum() >= 4 else points
 
 
 def _pyramid_ecc(
