@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 DATA ?= ../shared/data
 SETS := mmim visnir visnir_country roadscene aanlib
 
-.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator matcher-timings train-matcher
+.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator onnx-weights matcher-timings train-matcher
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,12 @@ clean:
 	rm -rf $(VENV) build src/*.egg-info .pytest_cache
 
 # Inference (torch, ONNX Runtime) at 640x480, a training step at batch 8 of 256x256, params.
+# Regenerates the shipped ONNX graph of the shipped matcher weights (run after replacing
+# src/modalign/weights/modalign.safetensors; the auto backend finds it by the weights' hash).
+onnx-weights: $(VENV)/.installed
+	rm -f src/modalign/weights/matcher-*.onnx
+	$(BIN)/modalign export --into src/modalign/weights
+
 matcher-timings: $(VENV)/.installed
 	$(BIN)/python -m modalign.models.timing --threads 2
 

@@ -247,6 +247,9 @@ def bench(
     held_out: list[str] = typer.Option(
         [], "--held-out", help="set name: only its seeded 20% validation split (repeatable)"
     ),
+    tuning: list[str] = typer.Option(
+        [], "--tuning", help="set name: only the other 80%, which tuning may use (repeatable)"
+    ),
     workers: int = typer.Option(1, help="parallel worker processes"),
     seed: int = typer.Option(0, help="seed of the random homographies of pre-aligned pairs"),
     overwrite: bool = typer.Option(False, help="recompute cached predictions"),
@@ -270,7 +273,7 @@ def bench(
     if not data or not matchers or out is None:
         raise InputError("bench", "needs --data, --matcher and --out (or --compare A B)")
     options = {"limit": limit, "categories": categories, "workers": workers, "seed": seed}
-    options["held_out"] = held_out
+    options |= {"held_out": held_out, "tuning": tuning}
     if precision not in ("", "fp32", "bf16"):
         raise InputError("--precision", f"unknown precision {precision!r}", "use fp32 or bf16")
     options |= {"overwrite": overwrite, "overrides": overrides, "markdown": markdown}

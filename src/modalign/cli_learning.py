@@ -124,15 +124,24 @@ def _without_option(arguments: list[str], name: str) -> list[str]:
 @app.command()
 @_reports_errors
 def export(
-    onnx: Path = typer.Option(..., "--onnx", help="the .onnx file to write"),
+    onnx: Path = typer.Option(None, "--onnx", help="the .onnx file to write"),
+    into: Path = typer.Option(
+        None, "--into", help="...or this folder, under the name the auto backend looks for"
+    ),
     weights: str = typer.Option(
         "modalign", help="matcher weights name (modalign list) or .safetensors file"
     ),
 ) -> None:
     """Export the learned matcher's network as ONNX (dynamic image size)."""
+    from .matchers.learned import onnx_file_name
     from .models import load_model
+    from .models.checkpoint import model_path
     from .models.export import export_onnx
 
+    if (onnx is None) == (into is None):
+        raise InputError("export", "needs exactly one of --onnx FILE and --into FOLDER")
+    if into is not None:
+        onnx = into / onnx_file_name(model_path(weights))
     if onnx.suffix.lower() != ".onnx":
         raise InputError(str(onnx), "the output must be a .onnx file")
     export_onnx(load_model(weights), onnx)

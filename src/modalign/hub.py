@@ -76,6 +76,11 @@ def cache_dir() -> Path:
     return Path(os.environ.get("MODALIGN_CACHE", Path.home() / ".cache" / "modalign"))
 
 
+def shipped_dir() -> Path:
+    """The package's own weights folder."""
+    return Path(str(resources.files("modalign") / "weights"))
+
+
 def weight_path(name: str) -> Path:
     """The verified local file of weight ``name``.
 
@@ -85,7 +90,7 @@ def weight_path(name: str) -> Path:
     if name not in WEIGHTS:
         raise InputError(f"--model {name}", "unknown weights", f"known: {', '.join(WEIGHTS)}")
     spec = WEIGHTS[name]
-    shipped = Path(str(resources.files("modalign") / "weights" / spec.file))
+    shipped = shipped_dir() / spec.file
     path = shipped if shipped.is_file() else cache_dir() / spec.file
     if not path.is_file():
         if not spec.url or os.environ.get("MODALIGN_OFFLINE") == "1":

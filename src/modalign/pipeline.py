@@ -28,7 +28,7 @@ from .geometry.refine import (
 from .geometry.transforms import rotate90, rotation90_transform, transform_points
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
-from .registry import DEFAULT_MATCHER, load_matcher
+from .registry import DEFAULT_MATCHER, shared_matcher
 from .types import MatchResult, Registration
 
 logger = logging.getLogger(__name__)
@@ -132,10 +132,12 @@ def register(
     image0 = Matcher.prepare(fixed, config.normalization0, "fixed image")
     image1 = Matcher.prepare(moving, config.normalization1, "moving image")
     timings = {"read": time.perf_counter() - start}
+    height0, width0 = image0.shape[:2]
+    config = replace(config, geometry=config.geometry.for_image((width0, height0)))
     if isinstance(matcher, Matcher):
         matcher_object = matcher
     else:
-        matcher_object = load_matcher(matcher or config.matcher, config.matcher_conf)
+        matcher_object = shared_matcher(matcher or config.matcher, config.matcher_conf)
 
     notify("matching")
     matches, estimate, quarter, stage_timings = match_with_rotations(

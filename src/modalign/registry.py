@@ -6,8 +6,10 @@ matchers stays cheap and optional extras are not imported until used.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -82,8 +84,9 @@ MATCHERS: dict[str, MatcherSpec] = {
             "modalign",
             "modalign.matchers.learned:LearnedMatcher",
             "modalign's cross-modal detector-free matcher (XFeat backbone, modality "
-            "injection, cross-image prompts), torch; docs/matcher.md",
-            {"backend": "torch", "weights": "modalign"},
+            "injection, cross-image prompts); ONNX Runtime where installed, else torch; "
+            "docs/matcher.md",
+            {"backend": "auto", "weights": "modalign"},
             kind="learned",
         ),
         MatcherSpec(
@@ -180,3 +183,14 @@ def load_matcher(name: str = DEFAULT_MATCHER, conf: dict[str, Any] | None = None
             spec.install_hint(),
         )
     return _import(spec.target)(matcher_config(name, conf), name=name)
+
+
+def shared_matcher(name: str = DEFAULT_MATCHER, conf: dict[str, Any] | None = None) -> Matcher:
+    """:func:`load_matcher`, kept for reuse: the last few (name, conf) built are returned
+    again instead of reloading weights and sessions on every call (``register`` by name)."""
+    return _shared_matcher(name, json.dumps(conf or {}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_matcher(name: str, conf_json: str) -> Matcher:
+    return load_matcher(name, json.loads(conf_json))

@@ -56,9 +56,16 @@ def test_onnx_export_matches_torch_within_a_tenth_of_a_pixel(weights, pair, tmp_
     # native sizes (no upsampling): image sizes other than the export example, both orders,
     # run through the same graph
     conf = {"weights": str(weights), "min_size": 0}
-    torch_matcher = LearnedMatcher(conf)
+    torch_matcher = LearnedMatcher({**conf, "backend": "torch"})
     onnx_matcher = LearnedMatcher({**conf, "backend": "onnx", "onnx": str(path)})
-    for images in (pair, pair[::-1], (pair[0][:, :120], pair[1][5:])):
+    assert_same_matches(
+        torch_matcher, onnx_matcher, (pair, pair[::-1], (pair[0][:, :120], pair[1][5:]))
+    )
+
+
+def assert_same_matches(torch_matcher, onnx_matcher, image_pairs):
+    """Both backends find the same coarse cells, refined to within 0.1 px."""
+    for images in image_pairs:
         torch_result, onnx_result = torch_matcher.match(*images), onnx_matcher.match(*images)
         found = {tuple(k): i for i, k in enumerate(np.round(onnx_result.keypoints0, 3))}
         common = [(i, found[tuple(k)]) for i, k in enumerate(np.round(torch_result.keypoints0, 3))
@@ -74,12 +81,16 @@ def test_onnx_backend_exports_into_the_cache_once(weights, pair, tmp_path, monke
     from modalign.matchers.learned import LearnedMatcher
 
     monkeypatch.setenv("MODALIGN_CACHE", str(tmp_path))
-    LearnedMatcher({"weights": str(weights), "backend": "onnx"})
+    assert LearnedMatcher({"weights": str(weights)}).backend == "torch"  # auto never exports
+    assert LearnedMatcher({"weights": str(weights), "backend": "onnx"}).backend == "onnx"
     files = list((tmp_path / "onnx").glob("*.onnx"))
     assert len(files) == 1
     stamp = files[0].stat().st_mtime_ns
     LearnedMatcher({"weights": str(weights), "backend": "onnx"})
     assert files[0].stat().st_mtime_ns == stamp
+    assert LearnedMatcher({"weights": str(weights)}).backend == "onnx"  # auto finds it now
+    bf16 = LearnedMatcher({"weights": str(weights), "precision": "bf16"})
+    assert bf16.backend == "torch"  # ONNX Runtime runs fp32 only
     (tmp_path / "bad.onnx").write_bytes(b"junk")
     with pytest.raises(InputError, match="not a loadable ONNX"):
         LearnedMatcher(
@@ -99,3 +110,34 @@ def test_dense_export_path_equals_the_sparse_matching():
     assert np.allclose(keypoints0, sparse["keypoints0"].numpy())
     assert np.allclose(keypoints1, sparse["keypoints1"].numpy(), atol=1e-4)
     assert np.allclose(scores, sparse["confidence"].numpy(), atol=1e-5)
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="needs the onnx extra")
+def test_the_package_ships_the_onnx_graph_of_its_default_weights(pair, tmp_path, monkeypatch):
+    from modalign.hub import shipped_dir, weight_path
+    from modalign.matchers.learned import LearnedMatcher, onnx_file_name
+
+    monkeypatch.setenv("MODALIGN_CACHE", str(tmp_path))  # only the shipped graph counts
+    assert (shipped_dir() / onnx_file_name(weight_path("modalign"))).is_file()
+    default = LearnedMatcher()
+    assert default.backend == "onnx" and not (tmp_path / "onnx").exists()
+    conf = {"min_size": 0}
+    assert_same_matches(
+        LearnedMatcher({**conf, "backend": "torch"}), LearnedMatcher(conf), (pair, pair[::-1])
+    )
+
+
+@pytest.mark.skipif(not HAS_ONNX, reason="needs the onnx extra")
+def test_export_into_a_folder_names_the_graph_for_the_auto_backend(weights, tmp_path):
+    from typer.testing import CliRunner
+
+    from modalign.cli import app
+    from modalign.matchers.learned import onnx_file_name
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["export", "--into", str(tmp_path), "--weights", str(weights)])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in tmp_path.glob("*.onnx")] == [onnx_file_name(weights)]
+    for options in ([], ["--into", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]):
+        result = runner.invoke(app, ["export", "--weights", str(weights), *options])
+        assert result.exit_code == 2 and "exactly one of --onnx" in result.stderr

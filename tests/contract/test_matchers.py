@@ -89,6 +89,16 @@ def test_registry_presets_and_strict_overrides():
     assert all(spec.availability()[0] for spec in MATCHERS.values() if spec.kind == "classical")
 
 
+def test_shared_matchers_are_built_once_per_configuration():
+    from modalign.registry import shared_matcher
+
+    first = shared_matcher("sift", {"max_keypoints": 100})
+    assert shared_matcher("sift", {"max_keypoints": 100}) is first
+    assert shared_matcher("sift", {"max_keypoints": 200}).config.max_keypoints == 200
+    with pytest.raises(ConfigError, match="unknown key"):
+        shared_matcher("sift", {"max_keypoint": 100})
+
+
 @pytest.mark.parametrize("name", MISSING or ["(all installed)"])
 def test_matchers_with_missing_dependencies_fail_cleanly(name, monkeypatch):
     from modalign import registry

@@ -99,17 +99,25 @@ def test_bench_usage_errors(tmp_path):
     assert result.exit_code == 2 and "results.json" in result.stderr
 
 
-def test_bench_precision_reaches_only_learned_matchers():
+def test_bench_precision_and_threads_reach_only_learned_matchers():
+    from dataclasses import replace
+
     from modalign.eval.bench import BenchConfig, _register_config
+    from modalign.pipeline import RegisterConfig
     from modalign.registry import MATCHERS
 
     config = BenchConfig(data=(), matchers=("sift", "xfeat"), precision="bf16")
     assert "precision" not in _register_config(config, "sift").matcher_conf
     if not MATCHERS["xfeat"].missing():
         assert _register_config(config, "xfeat").matcher_conf == {"precision": "bf16"}
+    parallel = BenchConfig(data=(), matchers=("modalign",), workers=2)
+    assert _register_config(parallel, "modalign").matcher_conf == {"threads": 1}
+    assert _register_config(parallel, "sift").matcher_conf == {}
+    chosen = replace(parallel, register=RegisterConfig(matcher_conf={"threads": 2}))
+    assert _register_config(chosen, "modalign").matcher_conf == {"threads": 2}
 
 
-def test_bench_held_out_keeps_the_validation_split_training_never_sees(tmp_path):
+def test_bench_held_out_and_tuning_parts_split_a_set(tmp_path):
     from modalign.eval.datasets import holdout, read_set
 
     data = tmp_path / "mi"
@@ -127,3 +135,11 @@ def test_bench_held_out_keeps_the_validation_split_training_never_sees(tmp_path)
     assert "--held-out mi" in meta_records["meta"]["command"]
     result = runner.invoke(app, [*args[:-1], "nope"])
     assert result.exit_code == 2 and "--held-out nope" in result.stderr
+    tuned = tmp_path / "tuned"
+    args = ["bench", "-d", str(data), "-m", "orb", "-o", str(tuned), "--tuning", "mi"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    tuned_records = json.loads((tuned / "results.json").read_text())["records"]
+    assert {r["pair_id"] for r in tuned_records} == {p.pair_id for p in read_set(data)} - expected
+    result = runner.invoke(app, [*args, "--held-out", "mi"])
+    assert result.exit_code == 2 and "--tuning mi" in result.stderr

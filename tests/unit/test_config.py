@@ -55,7 +55,7 @@ def test_overrides_parse_as_yaml_and_nest():
 
 
 def test_round_trip_and_layers_do_not_mutate_defaults():
-    config = build(RegisterConfig, {"geometry": {"threshold": 5}}, {"rotation_search": True})
-    assert config.geometry.threshold == 5.0 and config.rotation_search
-    assert RegisterConfig().geometry.threshold == 3.0
+    config = build(RegisterConfig, {"geometry": {"threshold": 7}}, {"rotation_search": True})
+    assert config.geometry.threshold == 7.0 and config.rotation_search
+    assert RegisterConfig().geometry.threshold == 5.0
     assert from_dict(RegisterConfig, to_dict(config)) == config

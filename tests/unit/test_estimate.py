@@ -73,3 +73,15 @@ def test_failures_give_no_transform_and_a_reason():
     )
     flipped = estimate_transform(flipped1, flipped0, SIZE, GeometryConfig(transform="affine"))
     assert flipped.H_1to0 is None and "flips" in flipped.reason
+
+
+def test_threshold_scales_with_the_fixed_image_but_not_below_the_floor():
+    config = GeometryConfig(threshold=5.0, threshold_size=640, min_threshold=3.0)
+    assert config.for_image((1024, 680)).threshold == pytest.approx(8.0)
+    assert config.for_image((480, 640)).threshold == pytest.approx(5.0)
+    assert config.for_image((256, 256)).threshold == pytest.approx(3.0)  # 2.0 is below 3
+    assert config.for_image((256, 256)).threshold_size == 0  # already in pixels: no rescaling
+    fixed = GeometryConfig(threshold=4.0, threshold_size=0)
+    assert fixed.for_image((4000, 3000)).threshold == 4.0
+    strict = GeometryConfig(threshold=1.0, threshold_size=640, min_threshold=3.0)
+    assert strict.for_image((320, 240)).threshold == pytest.approx(1.0)  # a lower threshold wins

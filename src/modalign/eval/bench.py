@@ -7,7 +7,6 @@ reuses it, so adding a matcher only computes the new one.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -22,7 +21,7 @@ from pathlib import Path
 from ..config import to_dict
 from ..geometry.refine import StructureMaps
 from ..pipeline import RegisterConfig, needs_structure, pair_structure_maps, register
-from ..registry import get_spec, load_matcher, matcher_config
+from ..registry import get_spec, matcher_config, shared_matcher
 from ..types import Registration
 from .datasets import Pair, holdout, read_set
 from .metrics import THRESHOLDS
@@ -45,6 +44,8 @@ class BenchConfig:
         categories: keep only categories containing one of these strings.
         held_out: names of sets (folder names) reduced to their seeded 20% validation split
             (:func:`modalign.eval.datasets.holdout`, the pairs training never sees).
+        tuning: names of sets reduced to the other 80%, the part training and tuning may
+            use (so that settings are chosen without looking at the held-out pairs).
         workers: parallel processes (1 runs in this process).
         overwrite: recompute even what is cached.
         precision: if set ("fp32" or "bf16"), the precision of every matcher whose config
@@ -58,6 +59,7 @@ class BenchConfig:
     limit: int = 0
     categories: tuple[str, ...] = ()
     held_out: tuple[str, ...] = ()
+    tuning: tuple[str, ...] = ()
     workers: int = 1
     overwrite: bool = False
     precision: str = ""
@@ -87,11 +89,6 @@ def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str
     return digest[:10]
 
 
-@functools.lru_cache(maxsize=8)
-def _matcher(name: str, conf_json: str):
-    return load_matcher(name, json.loads(conf_json))
-
-
 def evaluate_pair(pair: Pair, jobs: Sequence[tuple[str, RegisterConfig]], seed: int) -> list[dict]:
     """Register one pair with each (matcher, configuration) and score it (in a worker).
 
@@ -114,7 +111,7 @@ def evaluate_pair(pair: Pair, jobs: Sequence[tuple[str, RegisterConfig]], seed: 
                 maps = pair_structure_maps(problem.fixed, problem.moving, register_config)
                 shared[key] = (maps, time.perf_counter() - start)
             maps, maps_seconds = shared[key]
-        matcher_object = _matcher(matcher, json.dumps(register_config.matcher_conf, sort_keys=True))
+        matcher_object = shared_matcher(matcher, register_config.matcher_conf)
         start = time.perf_counter()
         registration = register(
             problem.fixed, problem.moving, matcher=matcher_object, config=register_config, maps=maps
@@ -182,6 +179,8 @@ def run_benchmark(
         found = read_set(directory, config.categories)
         if Path(directory).name in config.held_out:
             found = holdout(found)[1]
+        elif Path(directory).name in config.tuning:
+            found = holdout(found)[0]
         pairs.extend(found[: config.limit] if config.limit else found)
     tasks: dict[str, tuple[Pair, list[tuple[str, RegisterConfig, Path]]]] = {}
     records = {}
@@ -228,9 +227,13 @@ def run_benchmark(
 def _register_config(config: BenchConfig, matcher: str) -> RegisterConfig:
     """The registration configuration of one matcher in a benchmark run."""
     matcher_conf = dict(config.register.matcher_conf)
-    supported = config.precision and not get_spec(matcher).missing()
-    if supported and "precision" in {f.name for f in fields(matcher_config(matcher, matcher_conf))}:
+    if get_spec(matcher).missing():
+        return replace(config.register, matcher=matcher, matcher_conf=matcher_conf)
+    names = {f.name for f in fields(matcher_config(matcher, matcher_conf))}
+    if config.precision and "precision" in names:
         matcher_conf["precision"] = config.precision
+    if config.workers > 1 and "threads" in names:  # one core per worker (ONNX Runtime's
+        matcher_conf.setdefault("threads", 1)  # default is every core, as torch's)
     return replace(config.register, matcher=matcher, matcher_conf=matcher_conf)
 
 

@@ -49,6 +49,7 @@ def run_command(
     limit: int = 0,
     categories: list[str] = (),
     held_out: list[str] = (),
+    tuning: list[str] = (),
     workers: int = 1,
     seed: int = 0,
     overwrite: bool = False,
@@ -61,9 +62,14 @@ def run_command(
     from .. import __version__
 
     register_config = build(RegisterConfig, parse_overrides(overrides))
-    unknown = sorted(set(held_out) - {Path(d).name for d in data})
-    if unknown:
-        raise InputError(f"--held-out {unknown[0]}", "not the folder name of any --data set")
+    names = {Path(d).name for d in data}
+    for option, sets in (("--held-out", held_out), ("--tuning", tuning)):
+        unknown = sorted(set(sets) - names)
+        if unknown:
+            raise InputError(f"{option} {unknown[0]}", "not the folder name of any --data set")
+    both = sorted(set(held_out) & set(tuning))
+    if both:
+        raise InputError(f"--tuning {both[0]}", "also given as --held-out: choose one part")
     config = BenchConfig(
         data=tuple(str(d) for d in data),
         matchers=matcher_names(matchers),
@@ -72,6 +78,7 @@ def run_command(
         limit=limit,
         categories=tuple(categories),
         held_out=tuple(held_out),
+        tuning=tuple(tuning),
         workers=workers,
         overwrite=overwrite,
         precision=precision,
@@ -90,6 +97,7 @@ def run_command(
             limit,
             categories,
             held_out,
+            tuning,
             workers,
             seed,
             overrides,
@@ -119,8 +127,8 @@ def run_command(
 
 
 def _command_line(
-    data, matchers, out, limit, categories, held_out, workers, seed, overrides, markdown,
-    precision,
+    data, matchers, out, limit, categories, held_out, tuning, workers, seed, overrides,
+    markdown, precision,
 ) -> str:  # fmt: skip
     """The ``modalign bench`` command that reproduces a run."""
     words = ["modalign", "bench"]
@@ -128,6 +136,7 @@ def _command_line(
     words += [w for m in matchers for w in ("--matcher", m)]
     words += [w for c in categories for w in ("--category", c)]
     words += [w for h in held_out for w in ("--held-out", h)]
+    words += [w for t in tuning for w in ("--tuning", t)]
     words += [w for o in overrides for w in ("--set", o)]
     if limit:
         words += ["--limit", str(limit)]

@@ -8,7 +8,7 @@ a horizon crossing the moving image, collinear inliers) before it can be returne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import cv2
@@ -26,7 +26,15 @@ class GeometryConfig:
 
     Attributes:
         transform: model to fit, or "auto" to choose by inlier support.
-        threshold: inlier threshold in fixed-image pixels (MAGSAC's maximum sigma).
+        threshold: inlier threshold in pixels of a fixed image whose longer side is
+            ``threshold_size`` (MAGSAC's maximum sigma); see :meth:`for_image`.
+        threshold_size: the threshold scales in proportion to the fixed image's longer
+            side over this (0: ``threshold`` is in fixed-image pixels whatever the size).
+            Matchers work at a bounded resolution (the learned ones at 512–640 px), so
+            their keypoints' error in image pixels grows with the image: 5 px at 640
+            is 8 px on a 1024-px image.
+        min_threshold: ...but never below this many pixels: upsampling a small image adds
+            no detail, so cross-modal keypoints do not get more precise than this.
         confidence: RANSAC confidence.
         max_iterations: RANSAC iteration cap.
         min_inliers: fewer inliers than this is a failed registration.
@@ -41,7 +49,9 @@ class GeometryConfig:
     """
 
     transform: TransformChoice = "auto"
-    threshold: float = 3.0
+    threshold: float = 5.0
+    threshold_size: int = 640
+    min_threshold: float = 3.0
     confidence: float = 0.9999
     max_iterations: int = 10000
     min_inliers: int = 15
@@ -50,6 +60,14 @@ class GeometryConfig:
     max_anisotropy: float = 4.0
     min_inlier_spread: float = 0.005
     min_structure_correlation: float = 0.1
+
+    def for_image(self, size0: tuple[int, int]) -> GeometryConfig:
+        """These settings with ``threshold`` in pixels of a fixed image of size0 (w, h)."""
+        if not self.threshold_size:
+            return self
+        scaled = self.threshold * max(size0) / self.threshold_size
+        threshold = max(scaled, min(self.min_threshold, self.threshold))
+        return replace(self, threshold=threshold, threshold_size=0)
 
 
 @dataclass(frozen=True)
@@ -186,7 +204,8 @@ def estimate_transform(
         size1: (width, height) of the moving image.
     Returns:
         The chosen :class:`Estimate`. In "auto" mode it is the valid model with the
-        highest inlier count after the degree-of-freedom penalty; if none is valid, the
+        highest MSAC support (inliers weighted by 1 − (residual / threshold)²) after the
+        degree-of-freedom penalty; if none is valid, the
         failure of the model with the most inliers (to report its reason).
     """
     if config.transform != "auto":
@@ -197,7 +216,11 @@ def estimate_transform(
         return max(candidates, key=lambda c: c.num_inliers)
 
     def score(candidate: Estimate) -> float:
+        # MSAC's truncated quadratic: an inlier counts less the farther it is, so a model
+        # that fits the matches more tightly wins even when a looser one keeps as many
+        error = residuals(candidate.H_1to0, points1, points0)
+        support = np.clip(1.0 - (error / config.threshold) ** 2, 0.0, None).sum()
         extra = candidate.transform.degrees_of_freedom - 4
-        return candidate.num_inliers * (1.0 - config.dof_penalty * extra)
+        return support * (1.0 - config.dof_penalty * extra)
 
     return max(valid, key=score)

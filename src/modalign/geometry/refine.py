@@ -198,7 +198,8 @@ def _pyramid_ecc(
     Args:
         warp: [3, 3] map from fixed to moving working pixels (ECC's template to input).
     Returns:
-        (final correlation, refined [3, 3] warp); raises cv2.error if ECC fails.
+        (final correlation, refined [3, 3] warp), at the coarse level's correlation if
+        that is already below ``min_correlation``; raises cv2.error if ECC fails.
     """
     pyramid = [(structure0, structure1)]
     for _ in range(config.levels - 1):
@@ -231,6 +232,8 @@ def _pyramid_ecc(
         warp = warp.astype(np.float64)
         if level:
             warp = np.linalg.inv(halve) @ warp @ halve
+            if correlation < config.min_correlation:
+                break  # the finest level only polishes: it will not be accepted
     return float(correlation), warp
 
 

@@ -10,6 +10,7 @@ cells above the threshold, as the torch model does. Inputs: ``image0`` [1, 1, H0
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +64,7 @@ def export_onnx(model: CrossModalMatcher, path: str | Path, opset: int = 18) -> 
     """Write ``model`` as an ONNX graph with dynamic image sizes, atomically; returns path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")  # processes may race
     dense = DenseMatcher(model).eval()
     example = (torch.rand(1, 1, 96, 128), torch.rand(1, 1, 104, 120))
     dims = {2: torch.export.Dim.AUTO, 3: torch.export.Dim.AUTO}
