@@ -9,7 +9,7 @@ PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c co
 DATA ?= ../shared/data
 SETS := mmim visnir visnir_country roadscene aanlib
 
-.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator onnx-weights matcher-timings train-matcher
+.PHONY: demo test lint install clean benchmarks benchmarks-reference benchmarks-multi-instance docs-synthetic synth-throughput docs-translator onnx-weights matcher-timings register-timings train-matcher
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +86,10 @@ onnx-weights: $(VENV)/.installed
 
 matcher-timings: $(VENV)/.installed
 	$(BIN)/python -m modalign.models.timing --threads 2
+
+# End-to-end register time per 640x480 pair (default settings, visnir pairs resized).
+register-timings: $(VENV)/.installed
+	$(BIN)/python -m modalign.models.timing --threads 2 --register $(DATA)/visnir --pairs 6 --repeats 4
 
 # Trains (or resumes) the default matcher in runs/matcher; see docs/matcher.md.
 train-matcher: $(VENV)/.installed

@@ -143,3 +143,16 @@ def test_bench_held_out_and_tuning_parts_split_a_set(tmp_path):
     assert {r["pair_id"] for r in tuned_records} == {p.pair_id for p in read_set(data)} - expected
     result = runner.invoke(app, [*args, "--held-out", "mi"])
     assert result.exit_code == 2 and "--tuning mi" in result.stderr
+
+
+def test_register_timing_on_a_set(tmp_path):
+    from modalign.models.timing import register_times
+
+    data = tmp_path / "mi"
+    made = runner.invoke(
+        app, ["bench-make", "multi-instance", "-o", str(data), "--pairs", "2", "--size", "128"]
+    )
+    assert made.exit_code == 0, made.output
+    times = register_times(str(data), pairs=5, threads=1, repeats=1)
+    assert times["pairs"] == 2
+    assert 0 < times["register_640x480_median_s"] <= times["register_640x480_max_s"] < 60

@@ -68,7 +68,7 @@ class RefineConfig:
     max_size: int = 768
     min_size: int = 512
     levels: int = 2
-    iterations: int = 60
+    iterations: int = 30
     fine_iterations: int = 10
     epsilon: float = 1e-5
     smoothing: int = 5
