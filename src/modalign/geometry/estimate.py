@@ -33,8 +33,9 @@ class GeometryConfig:
             Matchers work at a bounded resolution (the learned ones at 512–640 px), so
             their keypoints' error in image pixels grows with the image: 5 px at 640
             is 8 px on a 1024-px image.
-        min_threshold: ...but never below this many pixels: upsampling a small image adds
-            no detail, so cross-modal keypoints do not get more precise than this.
+        min_threshold: ...but never below this many pixels (or ``threshold``, if that is
+            lower): upsampling a small image adds no detail, so cross-modal keypoints do
+            not get more precise than this.
         confidence: RANSAC confidence.
         max_iterations: RANSAC iteration cap.
         min_inliers: fewer inliers than this is a failed registration.

@@ -39,7 +39,8 @@ class LearnedConfig(MatcherConfig):
     """Attributes:
     weights: weight-table name (``modalign list``) or a ``.safetensors`` file.
     backend: "torch" or "onnx" (ONNX Runtime on the CPU).
-    onnx: ONNX file for the onnx backend ("": exported from ``weights`` into the cache).
+    onnx: ONNX file of the network ("": the shipped or cached graph of ``weights``; the
+        onnx backend exports one into the cache when there is none).
     threshold: coarse match confidence threshold (None: the one stored with the weights).
     threads: CPU threads of torch / ONNX Runtime (0: their default).
     precision: "fp32" (default) or "bf16" autocast (torch backend; "auto" picks torch).
