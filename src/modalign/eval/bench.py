@@ -227,9 +227,9 @@ def run_benchmark(
 def _register_config(config: BenchConfig, matcher: str) -> RegisterConfig:
     """The registration configuration of one matcher in a benchmark run."""
     matcher_conf = dict(config.register.matcher_conf)
-    if get_spec(matcher).missing():
-        return replace(config.register, matcher=matcher, matcher_conf=matcher_conf)
-    names = {f.name for f in fields(matcher_config(matcher, matcher_conf))}
+    names = set()
+    if not get_spec(matcher).missing():
+        names = {f.name for f in fields(matcher_config(matcher, matcher_conf))}
     if config.precision and "precision" in names:
         matcher_conf["precision"] = config.precision
     if config.workers > 1 and "threads" in names:  # one core per worker (ONNX Runtime's
