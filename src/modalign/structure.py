@@ -45,10 +45,11 @@ class PhaseCongruency:
     index_map: np.ndarray
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=4)
 def _log_gabor_bank(height: int, width: int, config: PhaseConfig) -> torch.Tensor:
-    """[orientations, scales, H, W] float32 frequency-domain filters (radial × angular),
-    kept for the last few image sizes (RIFT and refinement reuse them)."""
+    """[orientations, scales, H, W] frequency-domain filters (radial × angular), complex64
+    as the spectrum they multiply (a real × complex product is twice as slow), kept for
+    the last few image sizes (RIFT and refinement reuse them)."""
     fy = scipy.fft.fftfreq(height)[:, None]
     fx = scipy.fft.fftfreq(width)[None, :]
     radius = np.sqrt(fx**2 + fy**2)
@@ -72,7 +73,7 @@ def _log_gabor_bank(height: int, width: int, config: PhaseConfig) -> torch.Tenso
         dc = cos_theta * np.cos(angle) + sin_theta * np.sin(angle)
         dtheta = np.minimum(np.abs(np.arctan2(ds, dc)) * config.orientations / 2, np.pi)
         angular.append((np.cos(dtheta) + 1) / 2)
-    bank = np.stack([np.stack([r * a for r in radial]) for a in angular]).astype(np.float32)
+    bank = np.stack([np.stack([r * a for r in radial]) for a in angular]).astype(np.complex64)
     return torch.from_numpy(bank)
 
 
@@ -96,8 +97,8 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
         )
         for o in range(config.orientations):
             responses = torch.fft.ifft2(spectrum * bank[o])  # [scales, H, W] complex
-            even, odd = responses.real, responses.imag
-            amplitude = responses.abs()
+            even, odd = responses.real.contiguous(), responses.imag.contiguous()
+            amplitude = torch.sqrt(even * even + odd * odd)  # 3× faster than complex abs
             sum_amplitude = amplitude.sum(dim=0)
             index_map.masked_fill_(sum_amplitude > best_amplitude, o)
             best_amplitude = torch.maximum(best_amplitude, sum_amplitude)
