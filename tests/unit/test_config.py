@@ -26,6 +26,9 @@ def test_defaults_nested_values_and_conversions():
     config = from_dict(Outer, {"inner": {"ratio": 1}, "scales": [1, 2.5], "kind": "homography"})
     assert config == Outer(inner=Inner(ratio=1.0), scales=(1.0, 2.5), kind=TransformType.HOMOGRAPHY)
     assert isinstance(config.inner.ratio, float)
+    # YAML 1.1 reads "1e-4" (no dot) as a string: a float field still takes it
+    overridden = build(Outer, parse_overrides(["inner.ratio=1e-4"]))
+    assert overridden.inner.ratio == pytest.approx(1e-4)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +37,7 @@ def test_defaults_nested_values_and_conversions():
         ({"nope": 1}, "unknown key"),
         ({"inner": {"size": "3"}}, "inner.size"),
         ({"inner": {"size": True}}, "inner.size"),
+        ({"inner": {"ratio": "fast"}}, "expected float"),
         ({"kind": "projective"}, "not one of"),
         ({"inner": 3}, "expected a mapping"),
     ],
