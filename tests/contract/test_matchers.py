@@ -6,6 +6,7 @@ import pytest
 from modalign import MATCHERS, MatchResult, load_matcher, register
 from modalign.errors import ConfigError, InputError
 from modalign.geometry.transforms import resize_transform, transform_points
+from modalign.matchers.base import Matcher, MatcherConfig
 
 from ..conftest import warp_to_moving
 
@@ -77,6 +78,37 @@ def test_small_images_are_upsampled_to_min_size_but_never_beyond_max_size():
     working, _ = load_matcher("sift", {"min_size": 512, "max_size": 400})._to_working(image)
     assert working.shape == (200, 400)
     assert load_matcher("modalign").config.min_size == 512  # 256-px medical slices
+
+
+class _Recorder(Matcher):
+    """Returns one match at working pixel (10, 20) of both images and records the shapes."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.shapes = []
+
+    def _match(self, image0, image1):
+        self.shapes.append(image0.shape)
+        point = np.array([[10.0, 20.0]])
+        return point, point, np.ones(1)
+
+
+def test_extra_min_sizes_pool_one_pass_per_distinct_working_size():
+    config = MatcherConfig(max_size=640, min_size=512, extra_min_sizes=(384, 640))
+    small = _Recorder(config)
+    noise = np.random.default_rng(0).integers(0, 255, (480, 700), dtype=np.uint8)
+    result = small.match(noise[:100, :200], noise[:100, :200])
+    assert small.shapes == [(256, 512), (192, 384), (320, 640)]
+    expected = [  # each pass's working pixel mapped back (pixel-centre origin)
+        transform_points(np.linalg.inv(resize_transform(w / 200, h / 100)), [[10.0, 20.0]])[0]
+        for h, w in small.shapes
+    ]
+    np.testing.assert_allclose(result.keypoints1, expected)
+    np.testing.assert_allclose(result.keypoints0, expected)
+    large = _Recorder(config)  # at or above every size: the passes coincide, one is run
+    assert len(large.match(noise, noise)) == 1
+    assert large.shapes == [(439, 640)]
+    assert load_matcher("modalign").config.extra_min_sizes == (384, 640)
 
 
 def test_registry_presets_and_strict_overrides():

@@ -36,10 +36,15 @@ class MatcherConfig:
             resolution (aspect kept) and the keypoints mapped back.
         min_size: images whose longer side is below this are upsampled to it (0: never;
             never beyond ``max_size``).
+        extra_min_sizes: match again with each of these as ``min_size`` and pool all the
+            correspondences. Upsampling adds no detail, so no one factor is right for a
+            small image; a pass whose working images are those of an earlier pass is
+            skipped, so images at least as large as every size are matched once.
     """
 
     max_size: int = 1024
     min_size: int = 0
+    extra_min_sizes: tuple[int, ...] = ()
 
 
 class Matcher(ABC):
@@ -95,17 +100,31 @@ class Matcher(ABC):
         if np.ptp(image0) < UNIFORM or np.ptp(image1) < UNIFORM:
             # a uniform image has nothing to match: any correspondence would be invented
             return MatchResult.empty(size0, size1)
-        work0, to_work0 = self._to_working(image0)
-        work1, to_work1 = self._to_working(image1)
-        keypoints0, keypoints1, confidence = self._match(work0, work1)
-        if len(keypoints0) == 0:
+        passes, found = [], []
+        for min_size in (self.config.min_size, *self.config.extra_min_sizes):
+            work0, to_work0 = self._to_working(image0, min_size)
+            work1, to_work1 = self._to_working(image1, min_size)
+            shapes = (work0.shape, work1.shape)
+            if shapes in passes:
+                continue
+            passes.append(shapes)
+            keypoints0, keypoints1, confidence = self._match(work0, work1)
+            if len(keypoints0):
+                keypoints0 = transform_points(np.linalg.inv(to_work0), keypoints0)
+                keypoints1 = transform_points(np.linalg.inv(to_work1), keypoints1)
+                found.append((keypoints0, keypoints1, confidence))
+        if not found:
             return MatchResult.empty(size0, size1)
-        keypoints0 = transform_points(np.linalg.inv(to_work0), keypoints0)
-        keypoints1 = transform_points(np.linalg.inv(to_work1), keypoints1)
+        keypoints0, keypoints1, confidence = (
+            np.concatenate(part) for part in zip(*found, strict=True)
+        )
         return MatchResult(keypoints0, keypoints1, confidence, size0, size1)
 
-    def _to_working(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Colour handling and downscaling; returns the image and original->working map."""
+    def _to_working(
+        self, image: np.ndarray, min_size: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Colour handling and resizing to the working range (``min_size`` overrides the
+        config's); returns the image and the original->working map."""
         if self.grayscale:
             image = to_gray(image)
         elif image.ndim == 2:
@@ -113,7 +132,7 @@ class Matcher(ABC):
         height, width = image.shape[:2]
         longer = max(height, width)
         scale = min(1.0, self.config.max_size / longer)
-        min_size = min(self.config.min_size, self.config.max_size)
+        min_size = min(self.config.min_size if min_size is None else min_size, self.config.max_size)
         if 0 < longer < min_size:
             scale = min_size / longer
         if scale == 1.0:
