@@ -100,6 +100,7 @@ class Matcher(ABC):
         if np.ptp(image0) < UNIFORM or np.ptp(image1) < UNIFORM:
             # a uniform image has nothing to match: any correspondence would be invented
             return MatchResult.empty(size0, size1)
+        image0, image1 = self._colour(image0), self._colour(image1)  # once for every pass
         passes, found = [], []
         for min_size in (self.config.min_size, *self.config.extra_min_sizes):
             work0, to_work0 = self._to_working(image0, min_size)
@@ -120,15 +121,18 @@ class Matcher(ABC):
         )
         return MatchResult(keypoints0, keypoints1, confidence, size0, size1)
 
+    def _colour(self, image: np.ndarray) -> np.ndarray:
+        """The image as ``_match`` takes it: gray [H, W] or [H, W, 3] (a no-op if it is)."""
+        if self.grayscale:
+            return to_gray(image)
+        return np.repeat(image[..., None], 3, axis=2) if image.ndim == 2 else image
+
     def _to_working(
         self, image: np.ndarray, min_size: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
         """Colour handling and resizing to the working range (``min_size`` overrides the
         config's); returns the image and the original->working map."""
-        if self.grayscale:
-            image = to_gray(image)
-        elif image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=2)
+        image = self._colour(image)
         height, width = image.shape[:2]
         longer = max(height, width)
         scale = min(1.0, self.config.max_size / longer)

@@ -50,8 +50,8 @@ class LearnedConfig(MatcherConfig):
     part, SR@10 alone: CT-MRI 53/61/69% and PET-MRI 21/21/16% at 384/512/640 in an early
     pipeline), so they are also matched at 384 and 640 (``extra_min_sizes``) and the
     matches pooled: SR@10 on the tuning parts, one size → three, CT-MRI 72 → 78 of 118,
-    PET-MRI 29 → 42 of 140, roadscene 114 → 117 of 145 (docs/model_card.md). Images of
-    640 px or more are matched once.
+    PET-MRI 29 → 42 of 140, roadscene 114 → 117 of 145 (docs/model_card.md). By the
+    longer side: under 512 px three passes, 512–639 two (native and 640), 640 or more one.
     """
 
     max_size: int = 640
