@@ -100,7 +100,7 @@ class Matcher(ABC):
         if np.ptp(image0) < UNIFORM or np.ptp(image1) < UNIFORM:
             # a uniform image has nothing to match: any correspondence would be invented
             return MatchResult.empty(size0, size1)
-        image0, image1 = self._colour(image0), self._colour(image1)  # once for every pass
+        image0, image1 = self._colour(image0), self._colour(image1)  # once, not per pass
         passes, found = [], []
         for min_size in (self.config.min_size, *self.config.extra_min_sizes):
             work0, to_work0 = self._to_working(image0, min_size)
@@ -130,9 +130,8 @@ class Matcher(ABC):
     def _to_working(
         self, image: np.ndarray, min_size: int | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Colour handling and resizing to the working range (``min_size`` overrides the
-        config's); returns the image and the original->working map."""
-        image = self._colour(image)
+        """Resizing to the working range (``min_size`` overrides the config's); returns the
+        image and the original->working map. Colour is handled before (:meth:`_colour`)."""
         height, width = image.shape[:2]
         longer = max(height, width)
         scale = min(1.0, self.config.max_size / longer)
