@@ -111,6 +111,22 @@ def test_extra_min_sizes_pool_one_pass_per_distinct_working_size():
     assert load_matcher("modalign").config.extra_min_sizes == (384, 640)
 
 
+def test_matches_in_uniform_regions_are_dropped_when_min_texture_is_set():
+    noise = np.random.default_rng(0).integers(0, 255, (100, 200), dtype=np.uint8)
+    half_black = noise.copy()
+    half_black[:, :100] = 0  # the recorder's match at (10, 20) lies in the black half
+    config = MatcherConfig(min_texture=0.01, texture_radius=8)
+    assert len(_Recorder(config).match(noise, noise)) == 1
+    assert len(_Recorder(config).match(noise, half_black)) == 0
+    assert len(_Recorder(config).match(half_black, noise)) == 0
+    assert len(_Recorder(MatcherConfig()).match(noise, half_black)) == 1  # 0: keep all
+    faint = (noise // 64 + 100).astype(np.uint8)  # faint texture (std about 1.1 grey levels)
+    faint[0, 0] = 255  # full range, so normalisation does not stretch it
+    assert len(_Recorder(config).match(noise, faint)) == 0
+    assert len(_Recorder(MatcherConfig(min_texture=0.002)).match(noise, faint)) == 1
+    assert load_matcher("modalign").config.min_texture == 0.01
+
+
 def test_registry_presets_and_strict_overrides():
     matcher = load_matcher("sift", {"max_keypoints": 100})
     assert matcher.config.max_keypoints == 100 and matcher.name == "sift"

@@ -40,11 +40,18 @@ class MatcherConfig:
             correspondences. Upsampling adds no detail, so no one factor is right for a
             small image; a pass whose working images are those of an earlier pass is
             skipped, so images at least as large as every size are matched once.
+        min_texture: drop a match if the intensity around either keypoint (standard
+            deviation of the gray working image, of [0, 1], over a square of
+            ``texture_radius`` px each side) is below this (0: keep all). A uniform
+            region (black background, padding, saturation) holds nothing to match.
+        texture_radius: half-side of that square, in working pixels.
     """
 
     max_size: int = 1024
     min_size: int = 0
     extra_min_sizes: tuple[int, ...] = ()
+    min_texture: float = 0.0
+    texture_radius: int = 8
 
 
 class Matcher(ABC):
@@ -110,6 +117,10 @@ class Matcher(ABC):
                 continue
             passes.append(shapes)
             keypoints0, keypoints1, confidence = self._match(work0, work1)
+            if self.config.min_texture > 0 and len(keypoints0):
+                textured = self._textured(work0, keypoints0) & self._textured(work1, keypoints1)
+                keypoints0, keypoints1 = keypoints0[textured], keypoints1[textured]
+                confidence = confidence[textured]
             if len(keypoints0):
                 keypoints0 = transform_points(np.linalg.inv(to_work0), keypoints0)
                 keypoints1 = transform_points(np.linalg.inv(to_work1), keypoints1)
@@ -120,6 +131,17 @@ class Matcher(ABC):
             np.concatenate(part) for part in zip(*found, strict=True)
         )
         return MatchResult(keypoints0, keypoints1, confidence, size0, size1)
+
+    def _textured(self, image: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
+        """[N] bool: keypoints (working pixels) whose neighbourhood is not uniform."""
+        gray = to_gray(image)
+        side = 2 * self.config.texture_radius + 1
+        mean = cv2.blur(gray, (side, side), borderType=cv2.BORDER_REFLECT)
+        variance = cv2.blur(gray * gray, (side, side), borderType=cv2.BORDER_REFLECT) - mean**2
+        height, width = gray.shape
+        x = np.clip(np.round(keypoints[:, 0]).astype(int), 0, width - 1)
+        y = np.clip(np.round(keypoints[:, 1]).astype(int), 0, height - 1)
+        return variance[y, x] >= self.config.min_texture**2
 
     def _colour(self, image: np.ndarray) -> np.ndarray:
         """The image as ``_match`` takes it: gray [H, W] or [H, W, 3] (a no-op if it is)."""
