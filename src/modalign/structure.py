@@ -88,41 +88,49 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
         spectrum = torch.fft.fft2(torch.from_numpy(np.ascontiguousarray(image, np.float32)))
         bank = _log_gabor_bank(height, width, config)
         epsilon = 1e-4
-        cov_x, cov_y, cov_xy = (torch.zeros(height, width) for _ in range(3))
-        # maximum index map: the orientation of the largest amplitude sum (first on ties)
-        best_amplitude = torch.full((height, width), -1.0)
-        index_map = torch.zeros(height, width, dtype=torch.int32)
         series = (1 - (1 / config.wavelength_multiplier) ** config.scales) / (
             1 - 1 / config.wavelength_multiplier
         )
+        # maximum index map: the orientation of the largest amplitude sum (first on ties)
+        index_map = torch.zeros(height, width, dtype=torch.int32)
+        best_amplitude = cov_x = cov_y = cov_xy = torch.empty(0)
+        # [scales, H, W] arithmetic runs in place where it can: on two cores each pass over
+        # such a tensor costs about as much as the inverse FFT that made it
         for o in range(config.orientations):
             responses = torch.fft.ifft2(spectrum * bank[o])  # [scales, H, W] complex
             even, odd = responses.real.contiguous(), responses.imag.contiguous()
-            amplitude = torch.sqrt(even * even + odd * odd)  # 3× faster than complex abs
+            del responses
+            amplitude = torch.mul(even, even).addcmul_(odd, odd).sqrt_()  # 3× faster than abs
             sum_amplitude = amplitude.sum(dim=0)
-            index_map.masked_fill_(sum_amplitude > best_amplitude, o)
-            best_amplitude = torch.maximum(best_amplitude, sum_amplitude)
+            if o == 0:
+                best_amplitude = sum_amplitude.clone()
+            else:
+                index_map.masked_fill_(sum_amplitude > best_amplitude, o)
+                torch.maximum(best_amplitude, sum_amplitude, out=best_amplitude)
             sum_even, sum_odd = even.sum(dim=0), odd.sum(dim=0)
             norm = torch.sqrt(sum_even**2 + sum_odd**2) + epsilon
             mean_even, mean_odd = sum_even / norm, sum_odd / norm
             # sum over scales of (e·me + o·mo − |e·mo − o·me|); the first two terms sum to
             # (Σe)·me + (Σo)·mo, so only the absolute term needs every scale
             energy = sum_even * mean_even + sum_odd * mean_odd
-            energy -= (even * mean_odd - odd * mean_even).abs_().sum(dim=0)
+            energy -= even.mul_(mean_odd).addcmul_(odd, mean_even, value=-1).abs_().sum(dim=0)
             # the noise's Rayleigh median, from every other pixel of each other row
             tau = float(np.median(amplitude[0, ::2, ::2].numpy())) / np.sqrt(np.log(4))
             total_tau = tau * series
             noise = total_tau * np.sqrt(np.pi / 2) + config.noise_k * total_tau * np.sqrt(
                 (4 - np.pi) / 2
             )
-            energy = (energy - noise).clamp_min(0)
+            energy = (energy - noise).clamp_min_(0)
             spread = (sum_amplitude / (amplitude.amax(dim=0) + epsilon) - 1) / (config.scales - 1)
             weight = torch.sigmoid((spread - 0.5) * 10.0)
-            pc = weight * energy / (sum_amplitude + epsilon)
+            squared = (weight * energy / (sum_amplitude + epsilon)) ** 2  # PC², this orientation
             angle = o * np.pi / config.orientations
-            cov_x += (pc * np.cos(angle)) ** 2
-            cov_y += (pc * np.sin(angle)) ** 2
-            cov_xy += pc**2 * (np.cos(angle) * np.sin(angle))
+            terms = (np.cos(angle) ** 2, np.sin(angle) ** 2, np.cos(angle) * np.sin(angle))
+            if o == 0:
+                cov_x, cov_y, cov_xy = (squared * term for term in terms)
+            else:
+                for cov, term in zip((cov_x, cov_y, cov_xy), terms, strict=True):
+                    cov.add_(squared, alpha=term)
         cov_x /= config.orientations / 2
         cov_y /= config.orientations / 2
         cov_xy *= 4 / config.orientations

@@ -91,6 +91,9 @@ class OnnxMatcherSession:
         options = onnxruntime.SessionOptions()
         if threads > 0:
             options.intra_op_num_threads = threads
+        # ONNX Runtime's idle threads otherwise spin after each run and take the cores from
+        # what follows a match (the structure maps of register: 0.05 s at 640×480)
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = onnxruntime.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
