@@ -6,6 +6,7 @@ import pytest
 from modalign.eval.metrics import grid_error
 from modalign.geometry.refine import RefineConfig, refine_transform, structure_maps
 from modalign.geometry.transforms import grid_points, transform_points
+from modalign.structure import PhaseConfig, phase_congruency
 from modalign.types import TransformType
 
 from ..conftest import similarity, warp_to_moving
@@ -63,3 +64,13 @@ def test_a_refinement_that_moves_the_overlap_too_far_is_refused(camera):
         structure_maps(fixed, moving, config), rough, TransformType.HOMOGRAPHY, config
     )
     assert note.startswith("kept: refinement moved too far") and np.array_equal(refined, rough)
+
+
+def test_structure_maps_use_the_configured_filter_bank(camera):
+    image = camera.astype(np.float32) / 255  # 512 px: already at working size
+    bank = PhaseConfig(orientations=4)
+    maps = structure_maps(image, image, RefineConfig(phase=bank))
+    expected = np.sqrt(np.maximum(phase_congruency(image, bank).max_moment, 0))
+    assert np.allclose(maps.structure0, expected, atol=1e-6)
+    default = structure_maps(image, image, RefineConfig())
+    assert not np.allclose(default.structure0, expected, atol=1e-3)
