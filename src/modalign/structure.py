@@ -93,7 +93,8 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
         )
         # maximum index map: the orientation of the largest amplitude sum (first on ties)
         index_map = torch.zeros(height, width, dtype=torch.int32)
-        best_amplitude = cov_x = cov_y = cov_xy = torch.empty(0)
+        best_amplitude = torch.full((height, width), -1.0)
+        cov_x, cov_y, cov_xy = (torch.zeros(height, width) for _ in range(3))
         # [scales, H, W] arithmetic runs in place where it can: on two cores each pass over
         # such a tensor costs about as much as the inverse FFT that made it
         for o in range(config.orientations):
@@ -102,11 +103,8 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
             del responses
             amplitude = torch.mul(even, even).addcmul_(odd, odd).sqrt_()  # 3× faster than abs
             sum_amplitude = amplitude.sum(dim=0)
-            if o == 0:
-                best_amplitude = sum_amplitude.clone()
-            else:
-                index_map.masked_fill_(sum_amplitude > best_amplitude, o)
-                torch.maximum(best_amplitude, sum_amplitude, out=best_amplitude)
+            index_map.masked_fill_(sum_amplitude > best_amplitude, o)
+            torch.maximum(best_amplitude, sum_amplitude, out=best_amplitude)
             sum_even, sum_odd = even.sum(dim=0), odd.sum(dim=0)
             norm = torch.sqrt(sum_even**2 + sum_odd**2) + epsilon
             mean_even, mean_odd = sum_even / norm, sum_odd / norm
@@ -125,12 +123,9 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
             weight = torch.sigmoid((spread - 0.5) * 10.0)
             squared = (weight * energy / (sum_amplitude + epsilon)) ** 2  # PC², this orientation
             angle = o * np.pi / config.orientations
-            terms = (np.cos(angle) ** 2, np.sin(angle) ** 2, np.cos(angle) * np.sin(angle))
-            if o == 0:
-                cov_x, cov_y, cov_xy = (squared * term for term in terms)
-            else:
-                for cov, term in zip((cov_x, cov_y, cov_xy), terms, strict=True):
-                    cov.add_(squared, alpha=term)
+            cov_x.add_(squared, alpha=np.cos(angle) ** 2)
+            cov_y.add_(squared, alpha=np.sin(angle) ** 2)
+            cov_xy.add_(squared, alpha=np.cos(angle) * np.sin(angle))
         cov_x /= config.orientations / 2
         cov_y /= config.orientations / 2
         cov_xy *= 4 / config.orientations
