@@ -143,10 +143,13 @@ def register(
 
 def _print_summary(registration: Any, out: Path) -> None:
     rmse = f"{registration.rmse:.2f} px" if registration.rmse is not None else "n/a"
+    trust = ""
+    if registration.confidence is not None:
+        trust = f"; confidence {registration.confidence:.0%} that it is within 10 px"
     print(
         f"{registration.transform.value}: {registration.num_inliers} inliers of "
         f"{registration.num_matches} matches (RMSE {rmse}, rotation "
-        f"{registration.rotation_degrees}°, matcher {registration.matcher}) -> {out}/"
+        f"{registration.rotation_degrees}°, matcher {registration.matcher}{trust}) -> {out}/"
     )
 
 

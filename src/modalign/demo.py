@@ -91,6 +91,11 @@ class DemoResult:
                 f"{registration.num_inliers} inliers of {registration.num_matches} matches",
                 f"error:   {self.error:.3f} px (mean over a 10x10 grid on the moving image, "
                 "against the known transform)",
+                *(
+                    [f"confidence: {registration.confidence:.0%} that it is within 10 px"]
+                    if registration.confidence is not None
+                    else []
+                ),
                 f"output:  {self.out}/ ({', '.join(DEMO_FILES)} and the products)",
             ]
         )

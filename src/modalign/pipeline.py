@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
+from .confidence import features, load_model, matcher_key
 from .geometry.estimate import (
     Estimate,
     GeometryConfig,
@@ -22,7 +23,7 @@ from .geometry.refine import (
     RefineConfig,
     StructureMaps,
     refine_transform,
-    structure_correlation,
+    structure_agreement,
     structure_maps,
 )
 from .geometry.transforms import rotate90, rotation90_transform, transform_points
@@ -45,6 +46,8 @@ class RegisterConfig:
         refine: dense sub-pixel refinement of the robust estimate.
         rotation_search: also try the moving image turned by 90, 180 and 270 degrees.
         normalization0, normalization1: intensity normalisation of fixed / moving.
+        confidence: file of the confidence model (:mod:`modalign.confidence`); empty for
+            the shipped one (fitted for the default matcher), "none" for no confidence.
     """
 
     matcher: str = DEFAULT_MATCHER
@@ -54,6 +57,7 @@ class RegisterConfig:
     rotation_search: bool = False
     normalization0: NormalizationConfig = field(default_factory=NormalizationConfig)
     normalization1: NormalizationConfig = field(default_factory=NormalizationConfig)
+    confidence: str = ""
 
 
 def _rank(estimate: Estimate) -> tuple[bool, int]:
@@ -144,16 +148,20 @@ def register(
         matcher_object, image0, image1, config.geometry, config.rotation_search
     )
     timings.update(stage_timings)
-    refinement, correlation = "off", None
+    refinement, correlation, sharpness, confidence = "off", None, None, None
     if estimate.H_1to0 is not None and needs_structure(config):
         notify("refining and verifying")
         start = time.perf_counter()
         maps = maps or structure_maps(to_gray(image0), to_gray(image1), config.refine)
         if config.refine.enabled:
             estimate, refinement = _refined(estimate, matches, maps, config)
-        estimate, correlation = _verified(estimate, maps, config)
+        estimate, correlation, sharpness = _verified(estimate, maps, config)
         timings["refine"] = time.perf_counter() - start
     num_inliers = estimate.num_inliers
+    if estimate.H_1to0 is not None and sharpness is not None and config.confidence != "none":
+        model = load_model(config.confidence)
+        if model.matcher == matcher_key(matcher_object):
+            confidence = model(features(correlation, sharpness, num_inliers, len(matches)))
     return Registration(
         success=estimate.H_1to0 is not None,
         reason=estimate.reason,
@@ -166,6 +174,8 @@ def register(
         inlier_ratio=num_inliers / len(matches) if len(matches) else 0.0,
         rmse=estimate.rmse,
         structure_correlation=correlation,
+        structure_sharpness=sharpness,
+        confidence=confidence,
         rotation_degrees=(360 - 90 * quarter) % 360,
         image_size0=matches.image_size0,
         image_size1=matches.image_size1,
@@ -192,17 +202,17 @@ def pair_structure_maps(
 
 def _verified(
     estimate: Estimate, maps: StructureMaps, config: RegisterConfig
-) -> tuple[Estimate, float]:
-    """The estimate, or a failure if the structures of the registered images disagree."""
+) -> tuple[Estimate, float, float]:
+    """The estimate, or a failure if the structures of the registered images disagree;
+    with the structure maps' correlation and sharpness under it."""
     assert estimate.H_1to0 is not None
-    correlation = structure_correlation(maps, estimate.H_1to0, config.refine.smoothing)
+    correlation, sharpness = structure_agreement(maps, estimate.H_1to0, config.refine.smoothing)
     minimum = config.geometry.min_structure_correlation
     if correlation < minimum:
         reason = f"registered structures do not agree (correlation {correlation:.2f} < {minimum})"
-        return Estimate(
-            estimate.transform, None, estimate.inliers, estimate.rmse, reason
-        ), correlation
-    return estimate, correlation
+        failed = Estimate(estimate.transform, None, estimate.inliers, estimate.rmse, reason)
+        return failed, correlation, sharpness
+    return estimate, correlation, sharpness
 
 
 def _refined(

@@ -105,7 +105,12 @@ class Registration:
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
     already includes it. ``structure_correlation`` is the agreement of the two images'
     phase-congruency maps under ``H_1to0`` (1 = identical structure; failures below
-    ``GeometryConfig.min_structure_correlation``), an independent check of the match.
+    ``GeometryConfig.min_structure_correlation``), an independent check of the match;
+    ``structure_sharpness`` how much of that correlation is lost when the moving image is
+    displaced by 1/80 of its size (near 0 where it comes from blurred shapes or from
+    chance). ``confidence`` is the calibrated probability that ``H_1to0`` is within 10 px
+    of the truth (:mod:`modalign.confidence`); None for a failure, without the structure
+    check, or for a matcher the shipped model was not fitted for.
     """
 
     success: bool
@@ -126,6 +131,8 @@ class Registration:
     matches: MatchResult | None = field(default=None, repr=False)
     inliers: np.ndarray | None = field(default=None, repr=False)
     version: str = ""
+    structure_sharpness: float | None = None
+    confidence: float | None = None
 
     def warp(
         self, image: np.ndarray, interpolation: str = "linear"
@@ -160,6 +167,8 @@ class Registration:
             "inlier_ratio": self.inlier_ratio,
             "rmse": self.rmse,
             "structure_correlation": self.structure_correlation,
+            "structure_sharpness": self.structure_sharpness,
+            "confidence": self.confidence,
             "rotation_degrees": self.rotation_degrees,
             "image_size0": list(self.image_size0),
             "image_size1": list(self.image_size1),

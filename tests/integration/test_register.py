@@ -40,6 +40,10 @@ def test_default_matcher_registers_the_cross_modal_demo_subpixel():
     registration = register(pair.fixed, pair.moving)
     assert registration.success and registration.refinement == "refined"
     assert grid_error(registration.H_1to0, pair.H_1to0, registration.image_size1) < 1.0
+    assert registration.confidence > 0.9 and registration.structure_sharpness > 0.1
+    assert registration.to_dict()["confidence"] == registration.confidence
+    unscored = register(pair.fixed, pair.moving, config=RegisterConfig(confidence="none"))
+    assert unscored.confidence is None and np.array_equal(unscored.H_1to0, registration.H_1to0)
 
 
 def test_unrelated_images_fail_without_a_transform(camera):
@@ -75,3 +79,5 @@ def test_precomputed_structure_maps_give_the_same_registration(homography_pair):
     shared = register(fixed, moving, config=config, maps=pair_structure_maps(fixed, moving, config))
     assert alone.success and np.array_equal(alone.H_1to0, shared.H_1to0)
     assert alone.structure_correlation == shared.structure_correlation
+    # the shipped confidence model describes the default matcher only
+    assert alone.structure_sharpness > 0.1 and alone.confidence is None

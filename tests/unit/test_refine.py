@@ -1,11 +1,21 @@
-"""Dense ECC refinement on phase-congruency maps: coarse to fine, and its change gate."""
+"""Dense ECC refinement on phase-congruency maps: coarse to fine, its change gate, and the
+structure check on the same maps."""
 
+import cv2
 import numpy as np
 import pytest
 
 from modalign.eval.metrics import grid_error
-from modalign.geometry.refine import RefineConfig, refine_transform, structure_maps
+from modalign.geometry.estimate import Estimate, GeometryConfig
+from modalign.geometry.refine import (
+    RefineConfig,
+    refine_transform,
+    structure_agreement,
+    structure_correlation,
+    structure_maps,
+)
 from modalign.geometry.transforms import grid_points, transform_points
+from modalign.pipeline import RegisterConfig, _verified
 from modalign.structure import PhaseConfig, phase_congruency
 from modalign.types import TransformType
 
@@ -74,3 +84,38 @@ def test_structure_maps_use_the_configured_filter_bank(camera):
     assert np.allclose(maps.structure0, expected, atol=1e-6)
     default = structure_maps(image, image, RefineConfig())
     assert not np.allclose(default.structure0, expected, atol=1e-3)
+
+
+def test_structure_check_keeps_the_true_transform_and_refuses_another_scene(camera):
+    from skimage import data
+
+    H = similarity(6.0, 0.95, (10.0, -7.0), (255.5, 255.5))
+    fixed, moving = _inverted_pair(camera, H, (440, 400))
+    other = cv2.resize(data.coins(), (440, 400)).astype(np.float32) / 255
+    config = RegisterConfig()
+    threshold = GeometryConfig().min_structure_correlation
+    right = structure_maps(fixed, moving, config.refine)
+    assert structure_correlation(right, H) > 0.8
+    wrong = structure_maps(fixed, other, config.refine)
+    assert structure_correlation(wrong, np.eye(3)) < threshold
+    inliers = np.ones(20, bool)
+    for maps, H_1to0, passes in ((right, H, True), (wrong, np.eye(3), False)):
+        estimate = Estimate(TransformType.HOMOGRAPHY, H_1to0, inliers, 1.0, "ok")
+        checked, correlation, _ = _verified(estimate, maps, config)
+        assert (checked.H_1to0 is not None) == passes == (correlation >= threshold)
+        assert passes or checked.reason.startswith("registered structures do not agree")
+
+
+def test_structure_sharpness_is_high_only_at_a_right_registration(camera):
+    from skimage import data
+
+    H = similarity(6.0, 0.95, (10.0, -7.0), (255.5, 255.5))
+    fixed, moving = _inverted_pair(camera, H, (440, 400))
+    maps = structure_maps(fixed, moving, RefineConfig())
+    correlation, sharpness = structure_agreement(maps, H)
+    assert correlation == structure_correlation(maps, H) and sharpness > 0.2
+    off = np.array([[1, 0, 40.0], [0, 1, 25.0], [0, 0, 1]]) @ H
+    assert structure_agreement(maps, off)[1] < 0.05
+    other = cv2.resize(data.coins(), (440, 400)).astype(np.float32) / 255
+    unrelated = structure_maps(fixed, other, RefineConfig())
+    assert abs(structure_agreement(unrelated, np.eye(3))[1]) < 0.02

@@ -7,7 +7,8 @@ polished by maximising the enhanced correlation coefficient (ECC, Evangelidis & 
 and the moving image, which correlate across sensors where raw intensities do not.
 
 The same maps give an agreement score, :func:`structure_correlation`, which the pipeline
-uses as an independent check of the registration.
+uses as an independent check of the registration, and how sharply that score peaks at the
+transform (:func:`structure_agreement`), one input of :mod:`modalign.confidence`.
 
 The refined transform replaces the estimate only if it passes every check: ECC
 converged, the transform moved by less than ``max_change`` pixels,
@@ -248,6 +249,25 @@ def structure_correlation(maps: StructureMaps, H_1to0: np.ndarray, smoothing: in
     The maps are smoothed as ECC smooths them; 1 means identical structure, ~0 none.
     Returns 0 when the overlap is under 5% of the fixed image.
     """
+    return structure_agreement(maps, H_1to0, smoothing)[0]
+
+
+def structure_agreement(
+    maps: StructureMaps, H_1to0: np.ndarray, smoothing: int = 5, shift: float = 1 / 80
+) -> tuple[float, float]:
+    """The maps' correlation under H_1to0 and how sharply it peaks there.
+
+    Args:
+        shift: the moving map is also displaced by this fraction of the working map's
+            longer side (8 px at 640 px), right, left, down and up.
+    Returns:
+        (correlation, sharpness): sharpness is the correlation minus its mean over the
+        four displacements. A right registration of structured images loses much of its
+        correlation when displaced (0.2–0.3 on roadscene and visnir_country); where the
+        correlation comes from large blurred shapes or from two unrelated images it
+        hardly changes (below 0.01). Both are 0 when the overlap is under 5% of the
+        fixed image.
+    """
     structure0, structure1 = maps.structure0, maps.structure1
     H_work = maps.working(H_1to0)
     size = (structure0.shape[1], structure0.shape[0])
@@ -256,9 +276,34 @@ def structure_correlation(maps: StructureMaps, H_1to0: np.ndarray, smoothing: in
     valid = cv2.warpPerspective(inside, H_work, size, flags=cv2.INTER_NEAREST) > 0
     valid = cv2.erode(valid.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
     if valid.mean() < 0.05:
-        return 0.0
+        return 0.0, 0.0
     kernel = (smoothing, smoothing)
-    a = cv2.GaussianBlur(structure0, kernel, 0)[valid]
-    b = cv2.GaussianBlur(warped, kernel, 0)[valid]
+    fixed = cv2.GaussianBlur(structure0, kernel, 0)
+    moving = cv2.GaussianBlur(warped, kernel, 0)
+    correlation = _correlation(fixed[valid], moving[valid])
+    # the displaced correlations at a quarter of the size (the maps are smooth): a
+    # sixteenth of the cost, with the centre one again there so that the two compare
+    small = (max(1, size[0] // 4), max(1, size[1] // 4))
+    fixed, moving = (cv2.resize(m, small, interpolation=cv2.INTER_AREA) for m in (fixed, moving))
+    valid = cv2.resize(valid.astype(np.float32), small, interpolation=cv2.INTER_AREA) > 0.99
+    step = max(1, round(shift * max(size) / 4))
+    if valid.mean() < 0.05:
+        return correlation, 0.0
+    centre, displaced = _correlation(fixed[valid], moving[valid]), []
+    for dx, dy in ((step, 0), (-step, 0), (0, step), (0, -step)):
+        # moving content displaced by (dx, dy): fixed pixel p meets moving pixel p - d
+        a, b = _overlap(fixed, dx, dy), _overlap(moving, -dx, -dy)
+        both = _overlap(valid, dx, dy) & _overlap(valid, -dx, -dy)
+        displaced.append(_correlation(a[both], b[both]) if both.mean() > 0.05 else 0.0)
+    return correlation, centre - float(np.mean(displaced))
+
+
+def _overlap(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """The part of ``image`` that stays inside when it is moved by (-dx, -dy)."""
+    height, width = image.shape
+    return image[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)]
+
+
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
     a, b = a - a.mean(), b - b.mean()
     return float((a * b).sum() / max(np.sqrt((a * a).sum() * (b * b).sum()), 1e-12))
