@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from .confidence import describe
 from .config import build, load_yaml, merge, parse_overrides, to_dict
 from .errors import InputError, ModalignError, RegistrationError
 from .io import NormalizationConfig, normalization_for, read_image
@@ -145,7 +146,7 @@ def _print_summary(registration: Any, out: Path) -> None:
     rmse = f"{registration.rmse:.2f} px" if registration.rmse is not None else "n/a"
     trust = ""
     if registration.confidence is not None:
-        trust = f"; confidence {registration.confidence:.0%} that it is within 10 px"
+        trust = f"; {describe(registration.confidence)}"
     print(
         f"{registration.transform.value}: {registration.num_inliers} inliers of "
         f"{registration.num_matches} matches (RMSE {rmse}, rotation "

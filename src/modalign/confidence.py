@@ -46,6 +46,12 @@ def features(
     }
 
 
+def describe(confidence: float) -> str:
+    """One line for people: the probability as a percentage, never a flat 100%."""
+    share = "over 99%" if confidence > 0.99 else f"{confidence:.0%}"
+    return f"confidence {share} that it is within 10 px"
+
+
 @dataclass(frozen=True)
 class ConfidenceModel:
     """Logistic model p = σ(bias + Σ weight · (feature − mean) / scale).

@@ -16,6 +16,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .confidence import describe
 from .errors import RegistrationError
 from .eval.metrics import grid_error
 from .geometry.transforms import normalize_homography
@@ -92,7 +93,7 @@ class DemoResult:
                 f"error:   {self.error:.3f} px (mean over a 10x10 grid on the moving image, "
                 "against the known transform)",
                 *(
-                    [f"confidence: {registration.confidence:.0%} that it is within 10 px"]
+                    [f"trust:   {describe(registration.confidence)}"]
                     if registration.confidence is not None
                     else []
                 ),

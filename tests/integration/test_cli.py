@@ -93,6 +93,9 @@ def test_demo_reports_a_subpixel_error(tmp_path):
     assert result.exit_code == 0, result.output
     error = float(result.stdout.split("error:")[1].split("px")[0])
     assert error < 1.0
+    assert "trust:   confidence over 99% that it is within 10 px" in result.stdout
+    report = json.loads((out / "registration.json").read_text())
+    assert report["confidence"] > 0.99 and report["structure_sharpness"] > 0.1
     assert {"demo_fixed.png", "demo_moving.png"} | PRODUCTS == {p.name for p in out.iterdir()}
 
 

@@ -10,6 +10,7 @@ from modalign.confidence import (
     DEFAULT_PATH,
     FEATURES,
     ConfidenceModel,
+    describe,
     features,
     fit,
     load_model,
@@ -97,3 +98,8 @@ def test_reliability_and_auroc_on_known_values():
     assert auroc(1 - confidence, right) == 0.0
     rows = reliability(confidence, right, bins=2)
     assert [(count, rate) for _, _, count, _, rate in rows] == [(2, 0.0), (3, 1.0)]
+
+
+def test_people_read_a_percentage_that_is_never_a_flat_100():
+    assert describe(0.42) == "confidence 42% that it is within 10 px"
+    assert describe(0.9996) == "confidence over 99% that it is within 10 px"

@@ -263,10 +263,11 @@ def structure_agreement(
     Returns:
         (correlation, sharpness): sharpness is the correlation minus its mean over the
         four displacements. A right registration of structured images loses much of its
-        correlation when displaced (0.2–0.3 on roadscene and visnir_country); where the
-        correlation comes from large blurred shapes or from two unrelated images it
-        hardly changes (below 0.01). Both are 0 when the overlap is under 5% of the
-        fixed image.
+        correlation when displaced (medians 0.20, 0.23 and 0.32 on roadscene,
+        visnir_country and visnir); where the correlation comes from large blurred
+        shapes or from two unrelated images it hardly changes (median 0.007 for wrong
+        aanlib estimates, at most 0.013 for unrelated photographs). The sharpness is
+        0 when the overlap is under 5% of the fixed image.
     """
     structure0, structure1 = maps.structure0, maps.structure1
     H_work = maps.working(H_1to0)
