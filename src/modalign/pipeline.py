@@ -132,6 +132,7 @@ def register(
     notify = on_stage or (lambda stage: None)
 
     notify("reading")
+    model = load_model(config.confidence) if config.confidence != "none" else None
     start = time.perf_counter()
     image0 = Matcher.prepare(fixed, config.normalization0, "fixed image")
     image1 = Matcher.prepare(moving, config.normalization1, "moving image")
@@ -158,10 +159,9 @@ def register(
         estimate, correlation, sharpness = _verified(estimate, maps, config)
         timings["refine"] = time.perf_counter() - start
     num_inliers = estimate.num_inliers
-    if estimate.H_1to0 is not None and sharpness is not None and config.confidence != "none":
-        model = load_model(config.confidence)
-        if model.matcher == matcher_key(matcher_object):
-            confidence = model(features(correlation, sharpness, num_inliers, len(matches)))
+    known = model is not None and model.matcher == matcher_key(matcher_object)
+    if estimate.H_1to0 is not None and sharpness is not None and known:
+        confidence = model(features(correlation, sharpness, num_inliers, len(matches)))
     return Registration(
         success=estimate.H_1to0 is not None,
         reason=estimate.reason,

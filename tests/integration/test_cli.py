@@ -136,6 +136,7 @@ def test_every_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, pair_file
         (["--set", "geometry.thresh=2"], "unknown key"),
         (["--normalize-moving", "window:1"], "unknown normalisation"),
         (["--modality-moving", "ultrasound"], "ultrasound"),
+        (["--set", "confidence=missing.json"], "missing.json: not a confidence model"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, pair_files, options, message):
