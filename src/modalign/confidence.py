@@ -13,7 +13,8 @@ model over four quantities the pipeline measures anyway:
 The coefficients are fitted by ``python -m modalign.eval.calibrate`` on registrations of
 the tuning parts of real cross-modal sets plus pairs of unrelated images (always wrong),
 and ship as ``modalign/weights/confidence.json``. They describe one matcher with one set
-of weights; other matchers get no confidence (None) rather than a wrong one.
+of weights (the default matcher, on either backend); other matchers get no confidence
+(None) rather than a wrong one.
 """
 
 from __future__ import annotations
@@ -114,9 +115,10 @@ def load_model(path: str = "") -> ConfidenceModel:
 
 
 def matcher_key(matcher: object) -> str:
-    """What identifies a matcher's calibration: its name and, if it has them, its weights."""
+    """What identifies a matcher's calibration: its kind and, if it has them, its weights
+    (so ``modalign`` and ``modalign-onnx``, one network on two backends, share one)."""
     weights = getattr(getattr(matcher, "config", None), "weights", "")
-    return f"{getattr(matcher, 'name', '')}:{weights}"
+    return f"{type(matcher).__name__}:{weights}"
 
 
 def fit(

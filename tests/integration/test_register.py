@@ -44,6 +44,7 @@ def test_default_matcher_registers_the_cross_modal_demo_subpixel():
     assert registration.to_dict()["confidence"] == registration.confidence
     unscored = register(pair.fixed, pair.moving, config=RegisterConfig(confidence="none"))
     assert unscored.confidence is None and np.array_equal(unscored.H_1to0, registration.H_1to0)
+    assert register(pair.fixed, pair.moving, matcher="modalign-onnx").confidence > 0.9
 
 
 def test_unrelated_images_fail_without_a_transform(camera):

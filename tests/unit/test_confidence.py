@@ -73,7 +73,7 @@ def test_a_file_that_is_no_model_is_an_input_error_naming_it(tmp_path):
 def test_the_shipped_model_is_for_the_default_matcher_and_says_how_it_was_fitted():
     model = load_model()
     assert model == ConfidenceModel.load(DEFAULT_PATH)
-    assert model.matcher == "modalign:modalign"
+    assert model.matcher == "LearnedMatcher:modalign"
     assert model.fitted_on["command"].startswith("python -m modalign.eval.calibrate")
     assert 0 < model.fitted_on["right"] < model.fitted_on["samples"]
 
