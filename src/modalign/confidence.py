@@ -32,6 +32,7 @@ import numpy as np
 from .errors import InputError
 
 FEATURES = ("structure_correlation", "structure_sharpness", "log_inliers", "inlier_ratio")
+RIGHT_PX = 10.0  # a registration is right within this grid error (fixed-image pixels)
 DEFAULT_PATH = Path(__file__).parent / "weights" / "confidence.json"
 
 
@@ -50,7 +51,7 @@ def features(
 def describe(confidence: float) -> str:
     """One line for people: the probability as a percentage, never a flat 100%."""
     share = "over 99%" if confidence > 0.99 else f"{confidence:.0%}"
-    return f"confidence {share} that it is within 10 px"
+    return f"confidence {share} that it is within {RIGHT_PX:g} px"
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..confidence import FEATURES, features, fit, matcher_key
+from ..confidence import FEATURES, RIGHT_PX, features, fit, matcher_key
 from .datasets import Pair, holdout, read_set
-
-RIGHT_PX = 10.0
 
 
 def unrelated_pairs(pairs: list[Pair], count: int, seed: int) -> list[tuple[Pair, Pair]]:
