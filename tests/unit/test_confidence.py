@@ -16,7 +16,7 @@ from modalign.confidence import (
     load_model,
 )
 from modalign.errors import InputError
-from modalign.eval.calibrate import auroc, reliability, unrelated_pairs
+from modalign.eval.calibrate import auroc, reliability, report, unrelated_pairs
 from modalign.eval.datasets import Pair
 
 
@@ -98,6 +98,14 @@ def test_reliability_and_auroc_on_known_values():
     assert auroc(1 - confidence, right) == 0.0
     rows = reliability(confidence, right, bins=2)
     assert [(count, rate) for _, _, count, _, rate in rows] == [(2, 0.0), (3, 1.0)]
+
+
+def test_report_says_when_auroc_is_undefined():
+    every_one_right = report("mmim", np.array([0.9, 0.6]), np.array([True, True]))
+    assert "AUROC n/a (one outcome only)" in every_one_right.splitlines()[0]
+    assert "nan" not in every_one_right
+    mixed = report("aanlib", np.array([0.2, 0.9]), np.array([False, True]))
+    assert "AUROC 1.000" in mixed.splitlines()[0]
 
 
 def test_people_read_a_percentage_that_is_never_a_flat_100():

@@ -113,10 +113,12 @@ def auroc(score: np.ndarray, label: np.ndarray) -> float:
 def report(name: str, confidence: np.ndarray, right: np.ndarray) -> str:
     """A few lines on how well ``confidence`` predicts ``right``."""
     confidence, right = np.asarray(confidence, float), np.asarray(right, bool)
+    area = auroc(confidence, right)
+    # AUROC needs both right and wrong registrations
+    ranking = f"AUROC {area:.3f}" if np.isfinite(area) else "AUROC n/a (one outcome only)"
     lines = [
         f"{name}: {len(right)} registrations, {right.mean():.0%} right, mean confidence "
-        f"{confidence.mean():.2f}, Brier {np.mean((confidence - right) ** 2):.3f}, "
-        f"AUROC {auroc(confidence, right):.3f}"
+        f"{confidence.mean():.2f}, Brier {np.mean((confidence - right) ** 2):.3f}, {ranking}"
     ]
     for low, high, count, mean, rate in reliability(confidence, right):
         lines.append(
