@@ -55,7 +55,7 @@ WEIGHTS: dict[str, WeightSpec] = {
             "modalign",
             "matcher",
             "modalign.safetensors",
-            "a790018527d045c4b24a6308f3e750bcf350f16f76be3aac5b6fb3964217b594",
+            "cd686e08cfc619e48a543061818a5535ce124acc76a018c5f851bf1a8d84eef9",
             "modalign's cross-modal matcher, trained on synthetic cross-modal pairs; "
             "docs/model_card.md",
         ),
