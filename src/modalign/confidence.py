@@ -117,8 +117,12 @@ def load_model(path: str = "") -> ConfidenceModel:
 
 def matcher_key(matcher: object) -> str:
     """What identifies a matcher's calibration: its kind and, if it has them, its weights
-    (so ``modalign`` and ``modalign-onnx``, one network on two backends, share one)."""
-    weights = getattr(getattr(matcher, "config", None), "weights", "")
+    by content (the first 16 hex digits of their sha256), else by name. So ``modalign``
+    and ``modalign-onnx``, one network on two backends, share one, a copy of the weights
+    elsewhere keeps it, and new weights under the same name get none until the confidence
+    is fitted again."""
+    digest = getattr(matcher, "weights_sha256", "")[:16]
+    weights = digest or getattr(getattr(matcher, "config", None), "weights", "")
     return f"{type(matcher).__name__}:{weights}"
 
 

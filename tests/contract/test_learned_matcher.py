@@ -141,3 +141,23 @@ def test_export_into_a_folder_names_the_graph_for_the_auto_backend(weights, tmp_
     for options in ([], ["--into", str(tmp_path), "--onnx", str(tmp_path / "x.onnx")]):
         result = runner.invoke(app, ["export", "--weights", str(weights), *options])
         assert result.exit_code == 2 and "exactly one of --onnx" in result.stderr
+
+
+def test_the_confidence_model_follows_the_weights_content_not_their_name(weights, tmp_path):
+    import shutil
+
+    from modalign.confidence import load_model, matcher_key
+    from modalign.hub import WEIGHTS, weight_path
+    from modalign.matchers.learned import LearnedMatcher
+
+    shipped = load_model()
+    assert shipped.matcher == f"LearnedMatcher:{WEIGHTS['modalign'].sha256[:16]}"
+    copy = tmp_path / "copy.safetensors"
+    shutil.copy(weight_path("modalign"), copy)
+    torch_backend = {"backend": "torch"}
+    assert matcher_key(LearnedMatcher(torch_backend)) == shipped.matcher
+    assert matcher_key(LearnedMatcher({**torch_backend, "weights": str(copy)})) == shipped.matcher
+    other = LearnedMatcher({**torch_backend, "weights": str(weights)})
+    assert matcher_key(other) != shipped.matcher
+    in_memory = LearnedMatcher(torch_backend, model=other.model)
+    assert in_memory.weights_sha256 == "" and matcher_key(in_memory) == "LearnedMatcher:modalign"

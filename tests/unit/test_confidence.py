@@ -18,6 +18,7 @@ from modalign.confidence import (
 from modalign.errors import InputError
 from modalign.eval.calibrate import auroc, reliability, report, unrelated_pairs
 from modalign.eval.datasets import Pair
+from modalign.hub import WEIGHTS
 
 
 def _samples(n=400, seed=0):
@@ -73,7 +74,7 @@ def test_a_file_that_is_no_model_is_an_input_error_naming_it(tmp_path):
 def test_the_shipped_model_is_for_the_default_matcher_and_says_how_it_was_fitted():
     model = load_model()
     assert model == ConfidenceModel.load(DEFAULT_PATH)
-    assert model.matcher == "LearnedMatcher:modalign"
+    assert model.matcher == f"LearnedMatcher:{WEIGHTS['modalign'].sha256[:16]}"
     assert model.fitted_on["command"].startswith("python -m modalign.eval.calibrate")
     assert 0 < model.fitted_on["right"] < model.fitted_on["samples"]
 

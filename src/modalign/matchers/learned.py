@@ -31,7 +31,19 @@ def onnx_file_name(weights: Path) -> str:
     """The file name of the ONNX graph exported from a weights file."""
     from ..hub import sha256_of
 
-    return f"matcher-{sha256_of(weights)[:16]}.onnx"
+    return _onnx_name(sha256_of(weights))
+
+
+def _onnx_name(sha256: str) -> str:
+    return f"matcher-{sha256[:16]}.onnx"
+
+
+def _weights_sha256(weights: str) -> str:
+    """sha256 of the weights file of a weight-table name or a ``.safetensors`` path."""
+    from ..hub import sha256_of
+    from ..models.checkpoint import model_path
+
+    return sha256_of(model_path(weights))
 
 
 @dataclass(frozen=True)
@@ -85,6 +97,9 @@ class LearnedMatcher(Matcher):
 
         c = self.config
         self.model = model if model is not None else load_model(c.weights)
+        # what identifies the loaded weights (names the ONNX graph, keys the confidence);
+        # empty for a model passed in memory
+        self.weights_sha256 = "" if model is not None else _weights_sha256(c.weights)
         self.threshold = c.threshold
         if self.threshold is None:
             self.threshold = self.model.config.coarse_threshold
@@ -109,10 +124,9 @@ class LearnedMatcher(Matcher):
                 raise InputError(str(path), "no such ONNX file")
             return path
         from ..hub import cache_dir, shipped_dir
-        from ..models.checkpoint import model_path
         from ..models.export import export_onnx
 
-        name = onnx_file_name(model_path(self.config.weights))
+        name = _onnx_name(self.weights_sha256 or _weights_sha256(self.config.weights))
         for folder in (shipped_dir(), cache_dir() / "onnx"):
             if (folder / name).is_file():
                 return folder / name
