@@ -96,10 +96,16 @@ class LearnedMatcher(Matcher):
         from ..models import load_model
 
         c = self.config
-        self.model = model if model is not None else load_model(c.weights)
-        # what identifies the loaded weights (names the ONNX graph, keys the confidence);
-        # empty for a model passed in memory
-        self.weights_sha256 = "" if model is not None else _weights_sha256(c.weights)
+        # weights_sha256 identifies the loaded weights (names the ONNX graph, keys the
+        # confidence); empty for a model passed in memory
+        self.weights_sha256 = ""
+        if model is None:
+            from ..hub import sha256_of
+            from ..models.checkpoint import model_path
+
+            path = model_path(c.weights)  # resolved (and a named file verified) once
+            model, self.weights_sha256 = load_model(path), sha256_of(path)
+        self.model = model
         self.threshold = c.threshold
         if self.threshold is None:
             self.threshold = self.model.config.coarse_threshold
@@ -107,7 +113,9 @@ class LearnedMatcher(Matcher):
         onnx = None
         if c.backend == "onnx":
             onnx = self._onnx_path(export=True)
-        elif c.backend == "auto" and model is None and c.precision == "fp32" and _has_runtime():
+        elif (
+            c.backend == "auto" and self.weights_sha256 and c.precision == "fp32" and _has_runtime()
+        ):
             onnx = self._onnx_path(export=False)
         if onnx is not None:
             from ..models.export import OnnxMatcherSession
