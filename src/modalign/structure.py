@@ -38,11 +38,12 @@ class PhaseConfig:
 
 @dataclass(frozen=True)
 class PhaseCongruency:
-    """Per-image PC products: [H, W] maximum moment and [H, W] int maximum index map."""
+    """Per-image PC products: [H, W] maximum and minimum moments and the [H, W] int
+    maximum index map (None when not asked for)."""
 
     max_moment: np.ndarray
     min_moment: np.ndarray
-    index_map: np.ndarray
+    index_map: np.ndarray | None
 
 
 @functools.lru_cache(maxsize=4)
@@ -77,11 +78,15 @@ def _log_gabor_bank(height: int, width: int, config: PhaseConfig) -> torch.Tenso
     return torch.from_numpy(bank)
 
 
-def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
+def phase_congruency(
+    image: np.ndarray, config: PhaseConfig, index_map: bool = True
+) -> PhaseCongruency:
     """Kovesi's phase congruency moments and the RIFT maximum index map.
 
     Args:
         image: [H, W] float32 in [0, 1].
+        index_map: also the maximum index map (RIFT's descriptor; the structure maps of
+            refinement skip it: 3 of the ~25 passes over an image per orientation).
     """
     height, width = image.shape
     with torch.inference_mode():
@@ -92,7 +97,7 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
             1 - 1 / config.wavelength_multiplier
         )
         # maximum index map: the orientation of the largest amplitude sum (first on ties)
-        index_map = torch.zeros(height, width, dtype=torch.int32)
+        index = torch.zeros(height, width, dtype=torch.int32)
         best_amplitude = torch.full((height, width), -1.0)
         cov_x, cov_y, cov_xy = (torch.zeros(height, width) for _ in range(3))
         # [scales, H, W] arithmetic runs in place where it can: on two cores each pass over
@@ -103,8 +108,9 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
             del responses
             amplitude = torch.mul(even, even).addcmul_(odd, odd).sqrt_()  # 3× faster than abs
             sum_amplitude = amplitude.sum(dim=0)
-            index_map.masked_fill_(sum_amplitude > best_amplitude, o)
-            torch.maximum(best_amplitude, sum_amplitude, out=best_amplitude)
+            if index_map:
+                index.masked_fill_(sum_amplitude > best_amplitude, o)
+                torch.maximum(best_amplitude, sum_amplitude, out=best_amplitude)
             sum_even, sum_odd = even.sum(dim=0), odd.sum(dim=0)
             norm = torch.sqrt(sum_even**2 + sum_odd**2) + epsilon
             mean_even, mean_odd = sum_even / norm, sum_odd / norm
@@ -132,4 +138,4 @@ def phase_congruency(image: np.ndarray, config: PhaseConfig) -> PhaseCongruency:
         denominator = torch.sqrt(cov_xy**2 + (cov_x - cov_y) ** 2) + epsilon
         max_moment = ((cov_y + cov_x + denominator) / 2).numpy()
         min_moment = ((cov_y + cov_x - denominator) / 2).numpy()
-    return PhaseCongruency(max_moment, min_moment, index_map.numpy())
+    return PhaseCongruency(max_moment, min_moment, index.numpy() if index_map else None)

@@ -35,3 +35,12 @@ def test_it_is_the_same_for_an_inverted_and_rescaled_image(camera):
     rescaled = phase_congruency(0.2 + 0.5 * image, config)
     difference = np.abs(rescaled.max_moment - original.max_moment)
     assert difference.max() < 0.05 and difference.mean() < 0.005
+
+
+def test_without_the_index_map_the_moments_are_the_same(camera):
+    image = camera[:120, :150].astype(np.float32) / 255
+    full = phase_congruency(image, PhaseConfig())
+    moments_only = phase_congruency(image, PhaseConfig(), index_map=False)
+    assert moments_only.index_map is None
+    assert np.array_equal(moments_only.max_moment, full.max_moment)
+    assert np.array_equal(moments_only.min_moment, full.min_moment)

@@ -130,7 +130,7 @@ def _structure(image: np.ndarray, config: RefineConfig) -> tuple[np.ndarray, np.
             image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
         )
         to_work = resize_transform(size[0] / width, size[1] / height)
-    moment = phase_congruency(image, config.phase).max_moment
+    moment = phase_congruency(image, config.phase, index_map=False).max_moment
     return np.sqrt(np.maximum(moment, 0)).astype(np.float32), to_work
 
 

@@ -76,6 +76,7 @@ def describe(
     ``scale`` multiplies the patch size (to describe image 1 at other scales).
     """
     orientations, grid = config.phase.orientations, config.grid
+    assert pc.index_map is not None, "describe needs phase_congruency(..., index_map=True)"
     height, width = pc.index_map.shape
     integral = _integral_one_hot(pc.index_map, orientations)
     half = config.patch_size * scale / 2
