@@ -54,6 +54,34 @@ def test_dense_ground_truth_is_exact(nonrigid):
             assert np.abs(expected - pair.correspondence_1to0).max() < 1e-3
 
 
+class BrightRampSource(RampSource):
+    """The ramp lifted off zero, so that only a canvas border is black."""
+
+    def get(self, index, rng):
+        item = super().get(index, rng)
+        return SourceItem((item.views[0] + 0.1,), item.modalities, item.name)
+
+
+def test_a_canvas_border_is_black_and_never_covisible():
+    config = SynthConfig(modalities=("visible",), photometric=0.0, source_scale=(1.0, 1.0),
+                         canvas=1.0, canvas_margin=0.3, visible_fixed=1.0)  # fmt: skip
+    generator = PairGenerator(config, [BrightRampSource()])
+    with_border = 0
+    for index in range(8):
+        pair = generator.pair(index)
+        black0, black1 = ((image == 0).all(-1) for image in (pair.image0, pair.image1))
+        covisible = pair.covisible1
+        assert covisible.mean() >= config.min_covisible
+        assert not (black1 & covisible).any()
+        landing = pair.correspondence_1to0[covisible].round().astype(int)
+        assert not black0[landing[:, 1], landing[:, 0]].any()
+        # the ground truth stays exact on what is covisible
+        resampled = bilinear(pair.image0[..., 0], pair.correspondence_1to0)
+        assert np.abs(resampled - pair.image1[..., 0])[covisible].max() * 1000 < 0.01
+        with_border += black0.any()
+    assert with_border >= 4  # the fixed windows show the border at various offsets
+
+
 def test_pairs_are_deterministic_under_a_seed():
     make = lambda seed: PairGenerator(SynthConfig(seed=seed), [ProceduralSource(count=8)])  # noqa: E731
     a, b, c = make(3).pair(5), make(3).pair(5), make(4).pair(5)

@@ -7,7 +7,7 @@ set is reproducible whatever the number of processes.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -19,7 +19,7 @@ from ...types import Modality
 from .simulators import SIMULATOR_NAMES, Simulator, simulator_table
 from .sources import SourceItem
 from .tone import photometric
-from .warp import WarpConfig, bilinear, correspondence, sample_warp
+from .warp import WarpConfig, bilinear, correspondence, pixel_grid, sample_warp
 
 
 class Source(Protocol):
@@ -44,6 +44,13 @@ class SynthConfig:
         photometric: strength of the per-side camera changes (0: none).
         min_covisible: least fraction of the moving image visible in the fixed one; the
             geometry is redrawn (up to 10 times) below it.
+        canvas: probability that the source is set in a black canvas first (a zero border
+            of ``canvas_margin`` × ``size`` on every side), so that the fixed window and
+            the moving view may show its edge at any offset, as a scanned slice or a
+            cropped scene does. The border is black in both images after simulation and
+            never counts as covisible: its positions are learned from the content, not
+            from the distance to a black edge.
+        canvas_margin: that border as a fraction of ``size``.
         simulators: per-simulator config overrides, e.g. {"sar": {"looks": [1, 2]}}.
     """
 
@@ -56,6 +63,8 @@ class SynthConfig:
     warp: WarpConfig = field(default_factory=WarpConfig)
     photometric: float = 1.0
     min_covisible: float = 0.3
+    canvas: float = 0.0
+    canvas_margin: float = 0.3
     simulators: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -125,23 +134,26 @@ class PairGenerator:
         item = source.get(int(rng.integers(len(source))), rng)
         views, names, modalities = self._views(item, simulators, rng)
         views = _resize_source(views, c.size * rng.uniform(*c.source_scale))
+        margin = 0
+        if c.canvas > 0 and rng.random() < c.canvas:  # no draw at 0: older streams stay
+            margin = round(c.canvas_margin * c.size)
+            views = _in_canvas(views, margin)
         height, width = views[0].shape[:2]
         left, top = (
             int(rng.integers(0, width - c.size + 1)),
             int(rng.integers(0, height - c.size + 1)),
         )
+        in_content = _inside(margin, width - 1 - margin, height - 1 - margin)
         for _ in range(10):
             warp = sample_warp(c.warp, (c.size, c.size), (c.size, c.size), rng)
             points = correspondence(warp, (c.size, c.size))
-            x, y = points[..., 0], points[..., 1]
-            covisible = (x >= 0) & (x <= c.size - 1) & (y >= 0) & (y <= c.size - 1)
+            in_source = points + np.float32([left, top])
+            covisible = _inside(0, c.size - 1, c.size - 1)(points) & in_content(in_source)
             if covisible.mean() >= c.min_covisible:
                 break
         image0 = np.ascontiguousarray(views[0][top : top + c.size, left : left + c.size])
-        in_source = points + np.float32([left, top])
         image1 = bilinear(views[1], in_source)
-        x, y = in_source[..., 0], in_source[..., 1]
-        valid1 = (x >= 0) & (x <= width - 1) & (y >= 0) & (y <= height - 1)
+        valid1 = in_content(in_source)
         out = []
         for side, (image, name) in enumerate(zip((image0, image1), names, strict=True)):
             if name != "real":
@@ -149,6 +161,9 @@ class PairGenerator:
                 modalities[side] = self.simulators[name].modality
             out.append(photometric(image, c.photometric, rng))
         out[1][~valid1] = 0
+        if margin:
+            window = pixel_grid(c.size, c.size) + np.float64([left, top])
+            out[0][~in_content(window)] = 0
         return SyntheticPair(
             out[0], out[1], points, covisible, warp.H_1to0,
             modalities[0], modalities[1], names[0], names[1],
@@ -190,3 +205,23 @@ def _resize_source(views: list[np.ndarray], shorter_side: float) -> list[np.ndar
     unique = {id(view): view for view in views}
     resized = {key: cv2.resize(v, size, interpolation=interpolation) for key, v in unique.items()}
     return [resized[id(view)] for view in views]
+
+
+def _in_canvas(views: list[np.ndarray], margin: int) -> list[np.ndarray]:
+    """The views with a black border of ``margin`` px on every side (shared views stay shared)."""
+    unique = {id(view): view for view in views}
+    padded = {
+        key: cv2.copyMakeBorder(v, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
+        for key, v in unique.items()
+    }
+    return [padded[id(view)] for view in views]
+
+
+def _inside(low: float, right: float, bottom: float) -> Callable[[np.ndarray], np.ndarray]:
+    """Test of [..., 2] (x, y) positions against the box [low, right] × [low, bottom]."""
+
+    def test(points: np.ndarray) -> np.ndarray:
+        x, y = points[..., 0], points[..., 1]
+        return (x >= low) & (x <= right) & (y >= low) & (y <= bottom)
+
+    return test
