@@ -202,19 +202,23 @@ def _resize_source(views: list[np.ndarray], shorter_side: float) -> list[np.ndar
         max(round(height * scale), int(shorter_side)),
     )
     interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
-    unique = {id(view): view for view in views}
-    resized = {key: cv2.resize(v, size, interpolation=interpolation) for key, v in unique.items()}
-    return [resized[id(view)] for view in views]
+    return _once_per_view(views, lambda v: cv2.resize(v, size, interpolation=interpolation))
 
 
 def _in_canvas(views: list[np.ndarray], margin: int) -> list[np.ndarray]:
-    """The views with a black border of ``margin`` px on every side (shared views stay shared)."""
+    """The views with a black border of ``margin`` px on every side."""
+    border = (margin, margin, margin, margin, cv2.BORDER_CONSTANT)
+    return _once_per_view(views, lambda v: cv2.copyMakeBorder(v, *border, value=0))
+
+
+def _once_per_view(
+    views: list[np.ndarray], function: Callable[[np.ndarray], np.ndarray]
+) -> list[np.ndarray]:
+    """``function`` of each view, computed once for a view listed twice (both sides of
+    a simulated pair share their source), which stays shared."""
     unique = {id(view): view for view in views}
-    padded = {
-        key: cv2.copyMakeBorder(v, margin, margin, margin, margin, cv2.BORDER_CONSTANT, value=0)
-        for key, v in unique.items()
-    }
-    return [padded[id(view)] for view in views]
+    done = {key: function(view) for key, view in unique.items()}
+    return [done[id(view)] for view in views]
 
 
 def _inside(low: float, right: float, bottom: float) -> Callable[[np.ndarray], np.ndarray]:
