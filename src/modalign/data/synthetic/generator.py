@@ -19,7 +19,7 @@ from ...types import Modality
 from .simulators import SIMULATOR_NAMES, Simulator, simulator_table
 from .sources import SourceItem
 from .tone import photometric
-from .warp import WarpConfig, bilinear, correspondence, pixel_grid, sample_warp
+from .warp import WarpConfig, bilinear, correspondence, sample_warp
 
 
 class Source(Protocol):
@@ -161,9 +161,11 @@ class PairGenerator:
                 modalities[side] = self.simulators[name].modality
             out.append(photometric(image, c.photometric, rng))
         out[1][~valid1] = 0
-        if margin:
-            window = pixel_grid(c.size, c.size) + np.float64([left, top])
-            out[0][~in_content(window)] = 0
+        if margin:  # the content is a rectangle of the window: black around it
+            content0 = np.zeros((c.size, c.size), bool)
+            rows = slice(max(margin - top, 0), max(height - margin - top, 0))
+            content0[rows, slice(max(margin - left, 0), max(width - margin - left, 0))] = True
+            out[0][~content0] = 0
         return SyntheticPair(
             out[0], out[1], points, covisible, warp.H_1to0,
             modalities[0], modalities[1], names[0], names[1],
