@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from .errors import InputError
+from .pseudocolour import colour_map_scalar
 from .types import Modality
 
 SUPPORTED_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -34,11 +35,16 @@ class NormalizationConfig:
             clips to ``window`` = (centre, width), the CT convention.
         percentiles: (low, high) percentiles for "percentile" and "db".
         window: (centre, width) for "window".
+        colour_map: a colour image that renders one scalar through a colour map whose
+            luminance is not monotonic (jet, rainbow: PET, SPECT, thermal palettes)
+            becomes that scalar, [H, W] (:mod:`modalign.pseudocolour`); off, its
+            luminance is matched, with a false contour at each crossing of the bright hue.
     """
 
     method: NormMethod = "auto"
     percentiles: tuple[float, float] = (1.0, 99.0)
     window: tuple[float, float] | None = None
+    colour_map: bool = True
 
     @classmethod
     def parse(cls, spec: str, source: str = "--normalize") -> NormalizationConfig:
@@ -158,7 +164,8 @@ def _auto_method(image: np.ndarray) -> NormMethod:
 
 
 def to_float(image: np.ndarray, config: NormalizationConfig | None = None) -> np.ndarray:
-    """Normalise intensities to float32 in [0, 1], keeping shape; alpha is dropped.
+    """Normalise intensities to float32 in [0, 1], keeping shape (alpha is dropped) unless
+    the image is a colour-mapped scalar (``config.colour_map``), which comes back as [H, W].
 
     Args:
         image: [H, W] or [H, W, C] of any integer or float dtype.
@@ -166,6 +173,15 @@ def to_float(image: np.ndarray, config: NormalizationConfig | None = None) -> np
         [H, W] or [H, W, 3] float32 in [0, 1].
     """
     config = config or NormalizationConfig()
+    values = _normalised(image, config)
+    if config.colour_map and values.ndim == 3:
+        scalar = colour_map_scalar(values)
+        if scalar is not None:
+            return scalar
+    return values
+
+
+def _normalised(image: np.ndarray, config: NormalizationConfig) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] == 4:
         image = image[..., :3]
     method = _auto_method(image) if config.method == "auto" else config.method
