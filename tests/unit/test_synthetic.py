@@ -16,6 +16,7 @@ from modalign.data.synthetic.procedural import SCENES
 from modalign.data.synthetic.tone import gray
 from modalign.data.synthetic.warp import bilinear, pixel_grid
 from modalign.errors import ConfigError
+from modalign.pseudocolour import colour_map_scalar
 from modalign.geometry.transforms import transform_points
 from modalign.types import Modality
 
@@ -146,3 +147,19 @@ def test_holdout_split_is_seeded_disjoint_and_order_free():
     assert not {p.key for p in train} & {p.key for p in validation}
     _, shuffled = holdout(pairs[::-1], 0.2, seed=0)
     assert {p.key for p in shuffled} == {p.key for p in validation}
+
+
+def test_colour_mapped_renderings_reach_training_as_register_reads_them():
+    # PET is colour-mapped (hot, jet or rainbow) in every rendering here; register reads a
+    # jet or rainbow image as its scalar, so training must see the same: no view leaves
+    # the generator as a colour map that register would have turned into its scalar
+    config = SynthConfig(
+        modalities=("pet",), simulators={"pet": {"colormap": 1.0}}, photometric=0.0, seed=1
+    )
+    generator = PairGenerator(config, [ProceduralSource(count=4)])
+    scalars = 0
+    for index in range(12):
+        image = generator.pair(index, ("visible", "pet")).image1
+        assert colour_map_scalar(image) is None
+        scalars += bool(np.ptp(image, axis=2).max() == 0)
+    assert scalars > 0  # some jet or rainbow renderings were turned into their scalar

@@ -15,10 +15,11 @@ import cv2
 import numpy as np
 
 from ...errors import ConfigError
+from ...pseudocolour import colour_map_scalar
 from ...types import Modality
 from .simulators import SIMULATOR_NAMES, Simulator, simulator_table
 from .sources import SourceItem
-from .tone import photometric
+from .tone import photometric, to_rgb
 from .warp import WarpConfig, bilinear, correspondence, sample_warp
 
 
@@ -166,6 +167,7 @@ class PairGenerator:
             rows = slice(max(margin - top, 0), max(height - margin - top, 0))
             content0[rows, slice(max(margin - left, 0), max(width - margin - left, 0))] = True
             out[0][~content0] = 0
+        out = [_as_register_reads(image) for image in out]
         return SyntheticPair(
             out[0], out[1], points, covisible, warp.H_1to0,
             modalities[0], modalities[1], names[0], names[1],
@@ -192,6 +194,14 @@ class PairGenerator:
             if rng.random() < c.swap:
                 names = names[::-1]
         return [item.views[0]] * 2, names, [item.modalities[0]] * 2
+
+
+def _as_register_reads(image: np.ndarray) -> np.ndarray:
+    """The view as ``register`` reads it: a colour-mapped rendering (a jet-coloured PET
+    slice) becomes its scalar, in three equal channels; the network then trains on what
+    it is given at inference, not on the luminance of the map."""
+    scalar = colour_map_scalar(image)
+    return image if scalar is None else to_rgb(scalar)
 
 
 def _resize_source(views: list[np.ndarray], shorter_side: float) -> list[np.ndarray]:
