@@ -16,8 +16,8 @@ from modalign.data.synthetic.procedural import SCENES
 from modalign.data.synthetic.tone import gray
 from modalign.data.synthetic.warp import bilinear, pixel_grid
 from modalign.errors import ConfigError
-from modalign.pseudocolour import colour_map_scalar
 from modalign.geometry.transforms import transform_points
+from modalign.pseudocolour import colour_map_scalar
 from modalign.types import Modality
 
 # simulators meant to break the intensity relation with the visible source
