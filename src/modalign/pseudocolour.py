@@ -42,17 +42,19 @@ class ColourMapConfig:
             map whose luminance only rises (gray, hot, viridis) is left to the luminance,
             which already orders its values.
 
-    On ../shared/data (sampled images of every set and 1,695 source photographs), the
-    PET slices measure a residual of 0.0002–0.0098 with up to 3.8% outliers and
-    luminance drops of about 0.5 where the map's bright hue is crossed; no photograph
-    whose luminance drops by 0.15 or more along its curve has a residual under 0.016.
+    On ../shared/data (sampled images of every set and 1,695 source photographs): the
+    PET slices show 50–250 colours, a residual of 0.0002–0.017 with up to 6.9% outliers
+    once warped by the benchmark's homography (bilinear blends of distant map colours),
+    and luminance drops of about 0.5 where the map's bright hue is crossed; one
+    photograph passes the colour count with a drop of 0.2 or more, at a residual of 0.054
+    with 33% outliers.
     """
 
     sample: int = 16384
     min_colourful: float = 0.02
     max_colours: int = 400
-    max_residual: float = 0.012
-    max_outliers: float = 0.05
+    max_residual: float = 0.025
+    max_outliers: float = 0.1
     min_luminance_drop: float = 0.2
 
 
