@@ -53,7 +53,7 @@ TRAINED_ON := visnir_country roadscene aanlib
 benchmarks: $(VENV)/.installed
 	$(BIN)/modalign bench $(foreach s,$(SETS),--data $(DATA)/$(s)) --matcher all \
 		$(foreach s,$(TRAINED_ON),--held-out $(s)) --seed 0 \
-		--workers 2 --precision bf16 --out runs/benchmarks --markdown docs/benchmarks.md
+		--workers 2 --precision fp32 --out runs/benchmarks --markdown docs/benchmarks.md
 
 # mmim under the reference protocol of the quoted baseline figures (MAGSAC homography at
 # 3 px, any estimate counts): no dense refinement, no structure check, 5 inliers suffice.
