@@ -5,7 +5,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+from ...pseudocolour import LUMA as _LUMA
+
+LUMA = _LUMA.astype(np.float32)  # the same Rec. 601 weights, float32 as the images
 
 
 def gray(image: np.ndarray) -> np.ndarray:
