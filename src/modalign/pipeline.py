@@ -19,6 +19,7 @@ from .geometry.estimate import (
     estimate_transform,
     residuals,
 )
+from .geometry.information import mutual_information
 from .geometry.refine import (
     RefineConfig,
     StructureMaps,
@@ -26,7 +27,7 @@ from .geometry.refine import (
     structure_agreement,
     structure_maps,
 )
-from .geometry.transforms import rotate90, rotation90_transform, transform_points
+from .geometry.transforms import grid_points, rotate90, rotation90_transform, transform_points
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
@@ -153,10 +154,13 @@ def register(
     if estimate.H_1to0 is not None and needs_structure(config):
         notify("refining and verifying")
         start = time.perf_counter()
-        maps = maps or structure_maps(to_gray(image0), to_gray(image1), config.refine)
-        if config.refine.enabled:
-            estimate, refinement = _refined(estimate, matches, maps, config)
-        estimate, correlation, sharpness = _verified(estimate, maps, config)
+        gray0, gray1 = to_gray(image0), to_gray(image1)
+        maps = maps or structure_maps(gray0, gray1, config.refine)
+        checked = _registered(estimate, matches, maps, config)
+        if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
+            checked = _most_informative(checked, estimate, matches, maps, gray0, gray1, config)
+        estimate, refinement = checked.estimate, checked.refinement
+        correlation, sharpness = checked.correlation, checked.sharpness
         timings["refine"] = time.perf_counter() - start
     num_inliers = estimate.num_inliers
     known = model is not None and model.matcher == matcher_key(matcher_object)
@@ -198,6 +202,73 @@ def pair_structure_maps(
     image0 = Matcher.prepare(fixed, config.normalization0, "fixed image")
     image1 = Matcher.prepare(moving, config.normalization1, "moving image")
     return structure_maps(to_gray(image0), to_gray(image1), config.refine)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """An estimate after refinement and the structure check, with their findings."""
+
+    estimate: Estimate
+    refinement: str
+    correlation: float
+    sharpness: float
+
+
+def _registered(
+    estimate: Estimate, matches: MatchResult, maps: StructureMaps, config: RegisterConfig
+) -> _Checked:
+    """Refine (if enabled) and check an estimate that has a transform."""
+    refinement = "off"
+    if config.refine.enabled:
+        estimate, refinement = _refined(estimate, matches, maps, config)
+    estimate, correlation, sharpness = _verified(estimate, maps, config)
+    return _Checked(estimate, refinement, correlation, sharpness)
+
+
+def _most_informative(
+    checked: _Checked,
+    estimate: Estimate,
+    matches: MatchResult,
+    maps: StructureMaps,
+    gray0: np.ndarray,
+    gray1: np.ndarray,
+    config: RegisterConfig,
+) -> _Checked:
+    """``checked`` (the registration of ``estimate``), or that of one of the estimate's
+    alternative models if the registered images share clearly more information under it
+    (see ``GeometryConfig.information_choice``)."""
+    assert estimate.H_1to0 is not None and checked.estimate.H_1to0 is not None
+    geometry = config.geometry
+    points = grid_points(*matches.image_size1)
+    mapped = transform_points(estimate.H_1to0, points)
+    chosen_information = mutual_information(gray0, gray1, checked.estimate.H_1to0)
+    needed = chosen_information + geometry.information_margin
+    best, best_information = checked, needed
+    for alternative in estimate.alternatives:
+        assert alternative.H_1to0 is not None
+        change = np.linalg.norm(transform_points(alternative.H_1to0, points) - mapped, axis=1)
+        if change.mean() <= geometry.information_min_change:
+            continue
+        information = mutual_information(gray0, gray1, alternative.H_1to0)
+        if information + geometry.information_refine_gain < needed:
+            continue  # refinement would have to raise it more than it usually does
+        candidate = _registered(alternative, matches, maps, config)
+        if candidate.estimate.H_1to0 is None:
+            continue
+        if candidate.correlation < checked.correlation - geometry.information_tolerance:
+            continue
+        if candidate.estimate is not alternative:  # refined: measure again
+            information = mutual_information(gray0, gray1, candidate.estimate.H_1to0)
+        if information >= best_information:
+            best, best_information = candidate, information
+    if best is checked:
+        return checked
+    logger.debug(
+        "%s preferred to %s: normalised mutual information %.4f vs %.4f",
+        best.estimate.transform.value, checked.estimate.transform.value,
+        best_information, chosen_information,
+    )  # fmt: skip
+    return best
 
 
 def _verified(
