@@ -12,6 +12,7 @@ import numpy as np
 
 from ._version import __version__
 from .confidence import features, load_model, matcher_key
+from .eval.metrics import grid_error
 from .geometry.estimate import (
     Estimate,
     GeometryConfig,
@@ -27,7 +28,7 @@ from .geometry.refine import (
     structure_agreement,
     structure_maps,
 )
-from .geometry.transforms import grid_points, rotate90, rotation90_transform, transform_points
+from .geometry.transforms import rotate90, rotation90_transform, transform_points
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
@@ -239,15 +240,13 @@ def _most_informative(
     (see ``GeometryConfig.information_choice``)."""
     assert estimate.H_1to0 is not None and checked.estimate.H_1to0 is not None
     geometry = config.geometry
-    points = grid_points(*matches.image_size1)
-    mapped = transform_points(estimate.H_1to0, points)
     chosen_information = mutual_information(gray0, gray1, checked.estimate.H_1to0)
     needed = chosen_information + geometry.information_margin
     best, best_information = checked, needed
     for alternative in estimate.alternatives:
         assert alternative.H_1to0 is not None
-        change = np.linalg.norm(transform_points(alternative.H_1to0, points) - mapped, axis=1)
-        if change.mean() <= geometry.information_min_change:
+        change = grid_error(alternative.H_1to0, estimate.H_1to0, matches.image_size1)
+        if change <= geometry.information_min_change:
             continue
         information = mutual_information(gray0, gray1, alternative.H_1to0)
         if information + geometry.information_refine_gain < needed:
