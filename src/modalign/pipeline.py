@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -35,6 +36,11 @@ from .registry import DEFAULT_MATCHER, shared_matcher
 from .types import MatchResult, Registration
 
 logger = logging.getLogger(__name__)
+
+# Computes a pair's structure maps while the matcher runs: neither needs the other, the
+# matcher's network and the maps' FFTs leave each other idle cores, and both release the
+# GIL, so a registration takes about the longer of the two rather than their sum.
+_BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modalign-structure")
 
 
 @dataclass(frozen=True)
@@ -146,23 +152,35 @@ def register(
     else:
         matcher_object = shared_matcher(matcher or config.matcher, config.matcher_conf)
 
+    gray0, gray1 = to_gray(image0), to_gray(image1)
+    pending: Future[tuple[StructureMaps, float]] | None = None
+    if maps is None and needs_structure(config):
+        pending = _BACKGROUND.submit(_timed_structure_maps, gray0, gray1, config.refine)
+
     notify("matching")
-    matches, estimate, quarter, stage_timings = match_with_rotations(
-        matcher_object, image0, image1, config.geometry, config.rotation_search
-    )
+    try:
+        matches, estimate, quarter, stage_timings = match_with_rotations(
+            matcher_object, image0, image1, config.geometry, config.rotation_search
+        )
+    except BaseException:
+        _settle(pending)
+        raise
     timings.update(stage_timings)
     refinement, correlation, sharpness, confidence = "off", None, None, None
     if estimate.H_1to0 is not None and needs_structure(config):
         notify("refining and verifying")
         start = time.perf_counter()
-        gray0, gray1 = to_gray(image0), to_gray(image1)
-        maps = maps or structure_maps(gray0, gray1, config.refine)
+        if pending is not None:  # computed beside the matching: "structure" overlaps it
+            maps, timings["structure"] = pending.result()
+        assert maps is not None
         checked = _registered(estimate, matches, maps, config)
         if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
             checked = _most_informative(checked, estimate, matches, maps, gray0, gray1, config)
         estimate, refinement = checked.estimate, checked.refinement
         correlation, sharpness = checked.correlation, checked.sharpness
         timings["refine"] = time.perf_counter() - start
+    else:
+        _settle(pending)
     num_inliers = estimate.num_inliers
     known = model is not None and model.matcher == matcher_key(matcher_object)
     if estimate.H_1to0 is not None and sharpness is not None and known:
@@ -189,6 +207,20 @@ def register(
         inliers=estimate.inliers,
         version=__version__,
     )
+
+
+def _timed_structure_maps(
+    gray0: np.ndarray, gray1: np.ndarray, config: RefineConfig
+) -> tuple[StructureMaps, float]:
+    start = time.perf_counter()
+    return structure_maps(gray0, gray1, config), time.perf_counter() - start
+
+
+def _settle(pending: Future | None) -> None:
+    """Cancel background work a registration no longer needs, or wait for it to end, so
+    that none outlives the call that started it."""
+    if pending is not None and not pending.cancel():
+        wait([pending])
 
 
 def needs_structure(config: RegisterConfig) -> bool:

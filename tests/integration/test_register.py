@@ -1,8 +1,12 @@
 """Registration accuracy on generated pairs with known transforms."""
 
-import numpy as np
+import threading
+import time
 
-from modalign import RegisterConfig, register
+import numpy as np
+import pytest
+
+from modalign import RegisterConfig, pipeline, register
 from modalign.demo import make_demo_pair
 from modalign.errors import RegistrationError
 from modalign.eval.metrics import grid_error
@@ -80,5 +84,36 @@ def test_precomputed_structure_maps_give_the_same_registration(homography_pair):
     shared = register(fixed, moving, config=config, maps=pair_structure_maps(fixed, moving, config))
     assert alone.success and np.array_equal(alone.H_1to0, shared.H_1to0)
     assert alone.structure_correlation == shared.structure_correlation
+    # maps computed beside the matching report their own time; given maps cost none
+    assert alone.timings["structure"] > 0 and "structure" not in shared.timings
     # the shipped confidence model describes the default matcher only
     assert alone.structure_sharpness > 0.1 and alone.confidence is None
+
+
+def test_structure_maps_computed_beside_the_matching_never_outlive_the_call(camera, monkeypatch):
+    running = threading.Event()
+    finished = []
+
+    def slow_maps(*args):
+        running.set()
+        time.sleep(0.3)
+        finished.append(True)
+        return None, 0.3
+
+    def failing_match(*args):
+        running.wait(5)  # the maps have started: the call must wait for them
+        raise ValueError("matcher failed")
+
+    monkeypatch.setattr(pipeline, "_timed_structure_maps", slow_maps)
+    monkeypatch.setattr(pipeline, "match_with_rotations", failing_match)
+    with pytest.raises(ValueError, match="matcher failed"):
+        register(camera, camera, matcher="sift")
+    assert finished == [True]
+    monkeypatch.undo()
+    noise = np.random.default_rng(1).integers(0, 255, camera.shape, dtype=np.uint8)
+    monkeypatch.setattr(pipeline, "_timed_structure_maps", slow_maps)
+    running.clear()
+    finished.clear()
+    failed = register(camera, noise, matcher="sift")  # no estimate: the maps go unused
+    assert not failed.success
+    assert finished == ([True] if running.is_set() else [])  # cancelled or waited for
