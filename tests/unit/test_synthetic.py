@@ -1,5 +1,7 @@
 """The synthetic data engine: exact ground truth, determinism, simulator contracts."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -13,6 +15,7 @@ from modalign.data.synthetic import (
     holdout,
 )
 from modalign.data.synthetic.procedural import SCENES
+from modalign.data.synthetic.renders import PETConfig, pet, uptake_region
 from modalign.data.synthetic.tone import gray
 from modalign.data.synthetic.warp import bilinear, pixel_grid
 from modalign.errors import ConfigError
@@ -163,3 +166,36 @@ def test_colour_mapped_renderings_reach_training_as_register_reads_them():
         assert colour_map_scalar(image) is None
         scalars += bool(np.ptp(image, axis=2).max() == 0)
     assert scalars > 0  # some jet or rainbow renderings were turned into their scalar
+
+
+def test_confined_tracer_leaves_the_outline_of_an_object_cold():
+    # a bright disc on black, as a head on a scan's empty background: confined uptake stays
+    # deeper than the inset inside the disc, so the activity's outline is on no edge of it
+    size, radius = 256, 90
+    ys, xs = np.mgrid[0:size, 0:size]
+    distance = np.hypot(xs - size / 2, ys - size / 2)
+    disc = np.where(distance < radius, 0.5 + 0.4 * np.sin(xs / 7.0) ** 2, 0.0)
+    image = np.repeat(disc[..., None], 3, axis=2).astype(np.float32)
+    config = PETConfig(confined=1.0, colormap=0.0, inset=(0.1, 0.1), counts=(1e4, 1e4))
+    rng = np.random.default_rng(0)
+    region = uptake_region(gray(image), 0.1, rng)
+    assert region[distance < radius - 60].min() > 0.99
+    assert region[distance > radius - 5].max() < 0.05  # rim of 25.6 px: none in its outer 5
+    confined = gray(pet(image, config, np.random.default_rng(1)))
+    free = gray(pet(image, replace(config, confined=0.0), np.random.default_rng(1)))
+    rim = (distance > radius - 10) & (distance < radius - 3)
+    centre = distance < radius - 40
+    assert confined[rim].mean() < 0.2 * confined[centre].mean()
+    assert free[rim].mean() > 0.5 * free[centre].mean()  # unconfined: the rim is as hot
+
+
+def test_confined_tracer_in_a_photograph_fills_part_of_it():
+    # an image filled to its borders gets an irregular blob, never the whole frame
+    rng = np.random.default_rng(2)
+    photo = 0.3 + 0.4 * rng.random((200, 300)).astype(np.float32)
+    for seed in range(5):
+        region = uptake_region(photo, 0.05, np.random.default_rng(seed))
+        assert region.shape == photo.shape and region.dtype == np.float32
+        assert 0.1 < (region > 0.5).mean() < 0.8
+        border = np.concatenate([region[0], region[-1], region[:, 0], region[:, -1]])
+        assert (border < 0.5).mean() > 0.5  # most of the frame's border stays cold

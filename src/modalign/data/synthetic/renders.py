@@ -100,12 +100,20 @@ class PETConfig:
         knots: control points of the tissue-to-uptake curve (hot spots in some bands).
         counts: (min, max) mean counts per low-resolution pixel (Poisson noise level).
         colormap: probability of a pseudo-colour rendering (hot, jet or rainbow).
+        confined: probability that the tracer is taken up only inside an inner region (see
+            :func:`uptake_region`), as FDG stays in the brain and leaves scalp and skull
+            cold: the activity's outline then lies inside the object's, on no edge of the
+            other image, and matching has to rely on the structure within it.
+        inset: (min, max) depth of that region's outline inside the object's, a fraction
+            of the shorter side.
     """
 
     downsample: tuple[float, float] = (3.0, 8.0)
     knots: int = 5
     counts: tuple[float, float] = (20.0, 200.0)
     colormap: float = 0.5
+    confined: float = 0.0
+    inset: tuple[float, float] = (0.03, 0.12)
 
 
 COLORMAPS = (cv2.COLORMAP_HOT, cv2.COLORMAP_JET, cv2.COLORMAP_RAINBOW)
@@ -117,6 +125,9 @@ def pet(image: np.ndarray, config: PETConfig, rng: np.random.Generator) -> np.nd
     size = (max(4, round(width / factor)), max(4, round(height / factor)))
     small = cv2.resize(gray(image), size, interpolation=cv2.INTER_AREA)
     activity = remap(stretch(small), random_curve(rng, config.knots))
+    if rng.random() < config.confined:
+        region = uptake_region(gray(image), rng.uniform(*config.inset), rng)
+        activity = activity * cv2.resize(region, size, interpolation=cv2.INTER_AREA)
     activity = blur(activity, rng.uniform(0.5, 1.2))
     counts = rng.uniform(*config.counts)
     activity = rng.poisson(activity * counts).astype(np.float32) / counts
@@ -126,6 +137,30 @@ def pet(image: np.ndarray, config: PETConfig, rng: np.random.Generator) -> np.nd
         bgr = cv2.applyColorMap((out * 255).astype(np.uint8), colormap)
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB).astype(np.float32) / 255
     return to_rgb(out)
+
+
+def uptake_region(image: np.ndarray, inset: float, rng: np.random.Generator) -> np.ndarray:
+    """A soft [H, W] float32 mask of where a confined tracer is taken up.
+
+    An object on an empty (dark) background keeps its interior deeper than ``inset`` ×
+    the shorter side from its outline; an image filled to its borders (a photograph)
+    gets a random smooth blob covering about half of it instead, so that the outline of
+    the activity is never an edge of the source. The mask's edge is blurred over a third
+    of the inset, as the tracer fades out.
+    """
+    height, width = image.shape
+    depth = max(1.0, inset * min(height, width))
+    inside = (blur(image, 2.0) > 0.05).astype(np.uint8)
+    if inside.mean() > 0.9:  # no empty background: an irregular blob about the centre
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        centre = rng.uniform(0.35, 0.65, 2) * (width, height)
+        radii = rng.uniform(0.25, 0.45, 2) * (width, height)
+        ellipse = ((xs - centre[0]) / radii[0]) ** 2 + ((ys - centre[1]) / radii[1]) ** 2
+        wobble = 0.6 * (smooth_noise((height, width), 4, rng) - 0.5)
+        inside = (ellipse + wobble < 1.0).astype(np.uint8)
+        depth = 0.0
+    region = (cv2.distanceTransform(inside, cv2.DIST_L2, 5) > depth).astype(np.float32)
+    return blur(region, max(1.0, max(depth, inset * min(height, width)) / 3))
 
 
 @dataclass(frozen=True)
