@@ -177,8 +177,7 @@ def test_confined_tracer_leaves_the_outline_of_an_object_cold():
     disc = np.where(distance < radius, 0.5 + 0.4 * np.sin(xs / 7.0) ** 2, 0.0)
     image = np.repeat(disc[..., None], 3, axis=2).astype(np.float32)
     config = PETConfig(confined=1.0, colormap=0.0, inset=(0.1, 0.1), counts=(1e4, 1e4))
-    rng = np.random.default_rng(0)
-    region = uptake_region(gray(image), 0.1, rng)
+    region = uptake_region(gray(image), 0.1, np.random.default_rng(0))
     assert region[distance < radius - 60].min() > 0.99
     assert region[distance > radius - 5].max() < 0.05  # rim of 25.6 px: none in its outer 5
     confined = gray(pet(image, config, np.random.default_rng(1)))

@@ -149,7 +149,7 @@ def uptake_region(image: np.ndarray, inset: float, rng: np.random.Generator) -> 
     of the inset, as the tracer fades out.
     """
     height, width = image.shape
-    depth = max(1.0, inset * min(height, width))
+    depth = inset * min(height, width)
     inside = (blur(image, 2.0) > 0.05).astype(np.uint8)
     if inside.mean() > 0.9:  # no empty background: an irregular blob about the centre
         ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
@@ -157,10 +157,10 @@ def uptake_region(image: np.ndarray, inset: float, rng: np.random.Generator) -> 
         radii = rng.uniform(0.25, 0.45, 2) * (width, height)
         ellipse = ((xs - centre[0]) / radii[0]) ** 2 + ((ys - centre[1]) / radii[1]) ** 2
         wobble = 0.6 * (smooth_noise((height, width), 4, rng) - 0.5)
-        inside = (ellipse + wobble < 1.0).astype(np.uint8)
-        depth = 0.0
-    region = (cv2.distanceTransform(inside, cv2.DIST_L2, 5) > depth).astype(np.float32)
-    return blur(region, max(1.0, max(depth, inset * min(height, width)) / 3))
+        region = (ellipse + wobble < 1.0).astype(np.float32)
+    else:
+        region = (cv2.distanceTransform(inside, cv2.DIST_L2, 5) > depth).astype(np.float32)
+    return blur(region, max(1.0, depth / 3))
 
 
 @dataclass(frozen=True)
