@@ -123,10 +123,11 @@ def pet(image: np.ndarray, config: PETConfig, rng: np.random.Generator) -> np.nd
     height, width = image.shape[:2]
     factor = rng.uniform(*config.downsample)
     size = (max(4, round(width / factor)), max(4, round(height / factor)))
-    small = cv2.resize(gray(image), size, interpolation=cv2.INTER_AREA)
+    luminance = gray(image)
+    small = cv2.resize(luminance, size, interpolation=cv2.INTER_AREA)
     activity = remap(stretch(small), random_curve(rng, config.knots))
     if rng.random() < config.confined:
-        region = uptake_region(gray(image), rng.uniform(*config.inset), rng)
+        region = uptake_region(luminance, rng.uniform(*config.inset), rng)
         activity = activity * cv2.resize(region, size, interpolation=cv2.INTER_AREA)
     activity = blur(activity, rng.uniform(0.5, 1.2))
     counts = rng.uniform(*config.counts)
