@@ -21,7 +21,12 @@ from .geometry.estimate import (
     estimate_transform,
     residuals,
 )
-from .geometry.information import mutual_information
+from .geometry.information import (
+    InformationConfig,
+    blurred_scans,
+    maximise_information,
+    mutual_information,
+)
 from .geometry.refine import (
     RefineConfig,
     StructureMaps,
@@ -33,7 +38,7 @@ from .geometry.transforms import rotate90, rotation90_transform, transform_point
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
-from .types import MatchResult, Registration
+from .types import MatchResult, Registration, TransformType
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +57,8 @@ class RegisterConfig:
         matcher_conf: overrides of that matcher's config.
         geometry: robust estimation settings (transform model, threshold, checks).
         refine: dense sub-pixel refinement of the robust estimate.
+        information: refinement by mutual information, after the dense refinement and
+            the structure check (by default for scans on a dark surround).
         rotation_search: also try the moving image turned by 90, 180 and 270 degrees.
         normalization0, normalization1: intensity normalisation of fixed / moving.
         confidence: file of the confidence model (:mod:`modalign.confidence`); empty for
@@ -62,6 +69,7 @@ class RegisterConfig:
     matcher_conf: dict[str, Any] = field(default_factory=dict)
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    information: InformationConfig = field(default_factory=InformationConfig)
     rotation_search: bool = False
     normalization0: NormalizationConfig = field(default_factory=NormalizationConfig)
     normalization1: NormalizationConfig = field(default_factory=NormalizationConfig)
@@ -176,9 +184,15 @@ def register(
         checked = _registered(estimate, matches, maps, config)
         if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
             checked = _most_informative(checked, estimate, matches, maps, gray0, gray1, config)
+        timings["refine"] = time.perf_counter() - start
+        if checked.estimate.H_1to0 is not None and _wants_information(
+            checked, gray0, gray1, config
+        ):
+            start = time.perf_counter()
+            checked = _information_refined(checked, matches, maps, (gray0, gray1), config)
+            timings["information"] = time.perf_counter() - start
         estimate, refinement = checked.estimate, checked.refinement
         correlation, sharpness = checked.correlation, checked.sharpness
-        timings["refine"] = time.perf_counter() - start
     else:
         _settle(pending)
     num_inliers = estimate.num_inliers
@@ -300,6 +314,48 @@ def _most_informative(
         best_information, chosen_information,
     )  # fmt: skip
     return best
+
+
+def _wants_information(
+    checked: _Checked, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig
+) -> bool:
+    """Whether ``config.information`` refines this registration (see its docstring)."""
+    information = config.information
+    if information.mode != "scans":
+        return information.mode == "all"
+    return checked.sharpness < information.max_sharpness and blurred_scans(
+        gray0, gray1, information
+    )
+
+
+def _information_refined(
+    checked: _Checked,
+    matches: MatchResult,
+    maps: StructureMaps,
+    images: tuple[np.ndarray, np.ndarray],
+    config: RegisterConfig,
+) -> _Checked:
+    """``checked``, or its transform refined by mutual information between ``images``
+    (gray fixed and moving) if that passes the same checks as a dense refinement (not
+    degenerate, structure check). The inliers stay those of the robust fit (the
+    refinement moves the transform off matches whose bias it corrects); the RMSE is
+    theirs under the refined transform."""
+    estimate = checked.estimate
+    assert estimate.H_1to0 is not None
+    # "auto": the matches' choice of model is no bound on what the information may correct
+    automatic = config.geometry.transform == "auto"
+    model = TransformType.HOMOGRAPHY if automatic else estimate.transform
+    H, note = maximise_information(*images, estimate.H_1to0, model, config.information)
+    if H is None or degeneracy(H, matches.image_size1, config.geometry):
+        note = note if H is None else "kept: information-refined transform is degenerate"
+        return replace(checked, refinement=f"{checked.refinement}; {note}")
+    error = residuals(H, matches.keypoints1, matches.keypoints0)
+    rmse = float(np.sqrt(np.mean(error[estimate.inliers] ** 2)))
+    refined = Estimate(model, H, estimate.inliers, rmse, estimate.reason)
+    verified, correlation, sharpness = _verified(refined, maps, config)
+    if verified.H_1to0 is None:
+        return replace(checked, refinement=f"{checked.refinement}; kept: {verified.reason}")
+    return _Checked(verified, f"{checked.refinement}; {note}", correlation, sharpness)
 
 
 def _verified(

@@ -100,7 +100,9 @@ class Registration:
 
     ``H_1to0`` is None when the registration failed: a failure is never reported as a
     transform. ``reason`` says why it failed (or ``"ok"``); ``refinement`` says whether
-    the dense refinement replaced the robust estimate ("refined") or why not.
+    the dense refinement replaced the robust estimate ("refined") or why not, followed,
+    for blurred scans, by the outcome of the refinement by mutual information
+    ("; information 1.0412 -> 1.0466", or "; kept: ..." and why).
     ``rotation_degrees`` is the clockwise quarter-turn rotation of the moving image
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
     already includes it. ``structure_correlation`` is the agreement of the two images'

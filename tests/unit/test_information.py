@@ -1,4 +1,5 @@
-"""Normalised mutual information and the pipeline's choice among fitted models by it."""
+"""Normalised mutual information, the pipeline's choice among fitted models by it, and the
+refinement of blurred scans by maximising it."""
 
 from dataclasses import replace
 
@@ -6,12 +7,28 @@ import cv2
 import numpy as np
 import pytest
 
+from modalign.config import build, parse_overrides
+from modalign.errors import ConfigError
 from modalign.eval.metrics import grid_error
-from modalign.geometry.estimate import GeometryConfig, estimate_transform
-from modalign.geometry.information import mutual_information
+from modalign.geometry.estimate import Estimate, GeometryConfig, estimate_transform
+from modalign.geometry.information import (
+    InformationConfig,
+    blurred_scans,
+    dark_surround,
+    fine_detail,
+    maximise_information,
+    mutual_information,
+)
 from modalign.geometry.refine import structure_maps
 from modalign.geometry.transforms import transform_points
-from modalign.pipeline import RegisterConfig, _most_informative, _registered
+from modalign.pipeline import (
+    RegisterConfig,
+    _Checked,
+    _information_refined,
+    _most_informative,
+    _registered,
+    _wants_information,
+)
 from modalign.types import MatchResult, TransformType
 
 from ..conftest import similarity, warp_to_moving
@@ -119,3 +136,133 @@ def test_a_margin_out_of_reach_keeps_the_chosen_model(perspective_pair):
     checked = _registered(estimate, matches, maps, config)
     result = _most_informative(checked, estimate, matches, maps, fixed, moving, config)
     assert result is checked and result.estimate.transform is TransformType.SIMILARITY
+
+
+SCAN1 = (210, 190)
+
+
+@pytest.fixture(scope="module")
+def scan_pair():
+    """An MR-like slice (bright scalp ring around a textured brain, black surround), a
+    PET-like moving slice (brain only, inverted and blurred) under a known homography,
+    and a start 5 px off it (slightly enlarged and shifted, as PET matches come out)."""
+    yy, xx = np.mgrid[0:200, 0:200]
+    head = ((xx - 100) / 70) ** 2 + ((yy - 100) / 80) ** 2 <= 1
+    brain = ((xx - 100) / 58) ** 2 + ((yy - 100) / 68) ** 2 <= 1
+    texture = _texture((200, 200))
+    mri = np.where(head, 0.9, 0.0).astype(np.float32)
+    mri[brain] = 0.2 + 0.6 * texture[brain]
+    pet = cv2.GaussianBlur(
+        np.where(brain, 1.0 - 0.7 * texture, 0.0).astype(np.float32), (0, 0), 2.5
+    )
+    H = similarity(8.0, 1.1, (6.0, -4.0), (100, 100))
+    H[2, :2] = [2e-4, -1e-4]
+    start = similarity(1.5, 1.03, (3.0, 2.0), (100, 100)) @ H
+    assert grid_error(start, H, SCAN1) > 4
+    return mri, warp_to_moving(pet, H, SCAN1), H, start
+
+
+def test_scans_have_a_dark_surround_and_photographs_do_not(scan_pair, camera):
+    mri, pet, _, _ = scan_pair
+    config = InformationConfig()
+    assert dark_surround(mri, config) and dark_surround(pet, config)
+    assert not dark_surround(camera.astype(np.float32) / 255, config)
+    assert not dark_surround(_texture((200, 200)), config)
+
+
+def test_a_blurred_scan_has_less_fine_detail(scan_pair):
+    mri, pet, _, _ = scan_pair
+    config = InformationConfig()
+    blurred = cv2.GaussianBlur(mri, (0, 0), 2.0)
+    assert fine_detail(blurred) < config.max_detail_ratio * fine_detail(mri)
+    # measured at one working size: the same slice twice as large has the same detail
+    larger = cv2.resize(mri, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    assert fine_detail(larger) == pytest.approx(fine_detail(mri), rel=0.15)
+    assert fine_detail(np.zeros((50, 50), np.float32)) == 0.0
+    assert blurred_scans(mri, pet, config) and blurred_scans(pet, mri, config)
+    sharp_other = np.where(mri > 0, 1.0 - mri, 0.0).astype(np.float32)  # another MR contrast
+    assert not blurred_scans(mri, sharp_other, config)
+
+
+@pytest.mark.parametrize("model", list(TransformType))
+def test_maximising_the_information_undoes_the_matches_bias(scan_pair, model):
+    mri, pet, H, start = scan_pair
+    refined, note = maximise_information(mri, pet, start, model, InformationConfig())
+    assert refined is not None and note.startswith("information")
+    assert grid_error(refined, H, SCAN1) < 1.5
+    if model is not TransformType.HOMOGRAPHY:  # the correction keeps the start's model
+        correction = refined @ np.linalg.inv(start)
+        assert np.allclose(correction[2], [0, 0, 1], atol=1e-9)
+    if model is TransformType.SIMILARITY:
+        linear = correction[:2, :2]
+        assert linear[0, 0] == pytest.approx(linear[1, 1]) and linear[0, 1] == pytest.approx(
+            -linear[1, 0]
+        )
+
+
+def test_a_refinement_that_loses_information_or_moves_too_far_is_not_kept(scan_pair):
+    mri, pet, H, _ = scan_pair
+    # from the truth there is nothing to gain
+    strict = InformationConfig(min_gain=0.05)
+    assert maximise_information(mri, pet, H, TransformType.HOMOGRAPHY, strict)[0] is None
+    far = similarity(0.0, 1.0, (25.0, 0.0), (100, 100)) @ H
+    bounded = InformationConfig(max_change=0.05)
+    refined, note = maximise_information(mri, pet, far, TransformType.HOMOGRAPHY, bounded)
+    assert refined is None and "moved the grid" in note
+
+
+def _checked_at(start, sharpness):
+    estimate = Estimate(TransformType.SIMILARITY, start, np.ones(50, bool), 1.0, "ok")
+    return _Checked(estimate, "refined", 0.3, sharpness)
+
+
+def _matches_of(H, count=50):
+    points1 = np.random.default_rng(0).uniform(60, 150, (count, 2))
+    return MatchResult(transform_points(H, points1), points1, np.ones(count), (200, 200), SCAN1)
+
+
+def test_the_pipeline_refines_blurred_scans_only(scan_pair, camera):
+    mri, pet, H, start = scan_pair
+    config = RegisterConfig()
+    assert _wants_information(_checked_at(start, 0.01), mri, pet, config)
+    assert not _wants_information(_checked_at(start, 0.1), mri, pet, config)  # sharp agreement
+    sharp_other = np.where(mri > 0, 1.0 - mri, 0.0).astype(np.float32)
+    assert not _wants_information(_checked_at(start, 0.01), mri, sharp_other, config)
+    photo = camera.astype(np.float32) / 255
+    assert not _wants_information(_checked_at(start, 0.01), photo, photo, config)
+    off = replace(config, information=InformationConfig(mode="none"))
+    assert not _wants_information(_checked_at(start, 0.01), mri, pet, off)
+    everywhere = replace(config, information=InformationConfig(mode="all"))
+    assert _wants_information(_checked_at(start, 0.01), photo, photo, everywhere)
+
+
+def test_the_information_refined_registration_is_checked_and_reported(scan_pair):
+    mri, pet, H, start = scan_pair
+    config = RegisterConfig()
+    maps = structure_maps(mri, pet, config.refine)
+    result = _information_refined(
+        _checked_at(start, 0.01), _matches_of(H), maps, (mri, pet), config
+    )
+    # "auto" lets the information correct the perspective the similarity lacked
+    assert result.estimate.transform is TransformType.HOMOGRAPHY
+    assert grid_error(result.estimate.H_1to0, H, SCAN1) < 1.5
+    assert result.refinement.startswith("refined; information")
+    assert result.estimate.rmse < 1.5 and result.estimate.num_inliers == 50
+    strict = replace(config, geometry=replace(config.geometry, min_structure_correlation=0.99))
+    kept = _information_refined(_checked_at(start, 0.01), _matches_of(H), maps, (mri, pet), strict)
+    assert (
+        kept.estimate.H_1to0 is start
+        and "kept: registered structures do not agree" in kept.refinement
+    )
+
+
+@pytest.mark.parametrize("mode", ["scans", "all", "none"])
+def test_every_mode_can_be_set_on_the_command_line(mode):
+    # "--set information.mode=none": words YAML reads as booleans (off, no) are not modes
+    config = build(RegisterConfig, parse_overrides([f"information.mode={mode}"]))
+    assert config.information.mode == mode
+
+
+def test_a_pyramid_of_unequal_lengths_is_a_config_error():
+    with pytest.raises(ConfigError, match="differ in length"):
+        build(RegisterConfig, parse_overrides(["information.sizes=[64, 128]"]))
