@@ -22,8 +22,9 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
+from ..eval.metrics import grid_error
 from ..types import TransformType
-from .transforms import grid_points, transform_points
+from .transforms import normalize_homography
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -232,15 +233,15 @@ class _Level:
         self.weights0 = _parzen(values0, config.bins)
         self.light0 = torch.sigmoid((values0 - config.background) * 100)
         self.image1 = torch.from_numpy(small1.astype(np.float32))[None, None]
-        self.size1 = small1.shape[::-1]
+        # this level's moving pixels -> grid_sample's [-1, 1] (align_corners)
+        self.span1 = torch.tensor([small1.shape[1] - 1, small1.shape[0] - 1], dtype=torch.float64)
         self.config = config
 
     def information(self, H_1to0: torch.Tensor) -> torch.Tensor:
         """Differentiable normalised mutual information under ``H_1to0`` (full-resolution)."""
         mapped = self.points0 @ torch.linalg.inv(H_1to0).T
         xy = (mapped[:, :2] / mapped[:, 2:] + 0.5) * self.down1 - 0.5
-        width1, height1 = self.size1
-        grid = (xy / torch.tensor([width1 - 1, height1 - 1], dtype=xy.dtype) * 2 - 1).float()
+        grid = (xy / self.span1 * 2 - 1).float()
         inside = (grid.abs() <= 1).all(dim=1).float()
         values1 = F.grid_sample(self.image1, grid[None, None], align_corners=True).ravel()
         light1 = torch.sigmoid((values1 - self.config.background) * 100)
@@ -333,9 +334,11 @@ def maximise_information(
     basis = _basis(transform)
     parameters = torch.zeros(len(basis), dtype=torch.float64, requires_grad=True)
 
+    from_unit = torch.linalg.inv(to_unit)
+
     def corrected(values: torch.Tensor) -> torch.Tensor:
         correction = torch.eye(3, dtype=torch.float64) + (values[:, None, None] * basis).sum(0)
-        return torch.linalg.inv(to_unit) @ correction @ to_unit @ start
+        return from_unit @ correction @ to_unit @ start
 
     with torch.enable_grad():
         for size, steps, rate in zip(
@@ -343,16 +346,12 @@ def maximise_information(
         ):
             level = _Level(image0, image1, size, config)
             _ascend(level.information, corrected, parameters, steps, rate)
-    refined = corrected(parameters.detach()).numpy()
-    refined = refined / refined[2, 2]
+    refined = normalize_homography(corrected(parameters.detach()).numpy())
     before = mutual_information(image0, image1, H_1to0, config.bins, config.background)
     after = mutual_information(image0, image1, refined, config.bins, config.background)
     if not after > before + config.min_gain:
         return None, f"kept: information {before:.4f} -> {after:.4f}"
-    points = grid_points(image1.shape[1], image1.shape[0])
-    moved = np.linalg.norm(
-        transform_points(refined, points) - transform_points(H_1to0, points), axis=1
-    )
-    if moved.mean() > config.max_change * max(height0, width0):
-        return None, f"kept: information refinement moved the grid {moved.mean():.1f} px"
+    moved = grid_error(refined, H_1to0, (image1.shape[1], image1.shape[0]))
+    if not moved <= config.max_change * max(height0, width0):
+        return None, f"kept: information refinement moved the grid {moved:.1f} px"
     return refined, f"information {before:.4f} -> {after:.4f}"
