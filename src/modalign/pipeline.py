@@ -7,12 +7,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
+import cv2
 import numpy as np
 
 from ._version import __version__
-from .confidence import features, load_model, matcher_key
+from .confidence import ConfidenceModel, features, load_model, matcher_key
+from .errors import ConfigError
 from .eval.metrics import grid_error
 from .geometry.estimate import (
     Estimate,
@@ -24,6 +26,7 @@ from .geometry.estimate import (
 from .geometry.information import (
     InformationConfig,
     blurred_scans,
+    dark_surround,
     maximise_information,
     mutual_information,
 )
@@ -34,7 +37,12 @@ from .geometry.refine import (
     structure_agreement,
     structure_maps,
 )
-from .geometry.transforms import rotate90, rotation90_transform, transform_points
+from .geometry.transforms import (
+    rotate90,
+    rotation90_transform,
+    similarity_view,
+    transform_points,
+)
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
@@ -49,6 +57,37 @@ _BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modalign-str
 
 
 @dataclass(frozen=True)
+class ViewSearchConfig:
+    """Matching again with the moving image seen at other scales and angles, when a
+    registration is unsure.
+
+    A learned matcher reads a small scan at the scale and orientation it was shown: on
+    the aanlib slices its failures are far more frequent when the moving slice was
+    turned by more than 20° or shrunk below 0.85 (docs/model_card.md, "Views of unsure
+    scans"). Each view is matched and fitted on its own; its matches are mapped back to
+    the moving image, so that the refinements, checks and confidence run on the images
+    as given; the registration of highest confidence is kept.
+
+    Attributes:
+        mode: "scans" searches pairs of scans (both images on a dark surround, see
+            ``InformationConfig.dark_ring``); "all" any pair; "none" never.
+        views: (scale, degrees) of each view: the moving image scaled and turned
+            clockwise about its centre.
+        below_confidence: only registrations that failed or whose confidence is below
+            this are searched (needs the confidence model of the matcher in use).
+    """
+
+    mode: Literal["scans", "all", "none"] = "scans"
+    views: tuple[tuple[float, float], ...] = ((1.0, -20.0), (1.0, 20.0), (1.25, 0.0))
+    below_confidence: float = 0.5
+
+    def __post_init__(self) -> None:
+        for scale, _ in self.views:
+            if not 0.1 <= scale <= 10:
+                raise ConfigError(f"view_search.views: scale {scale} is outside [0.1, 10]")
+
+
+@dataclass(frozen=True)
 class RegisterConfig:
     """Everything that decides a registration.
 
@@ -60,6 +99,8 @@ class RegisterConfig:
         information: refinement by mutual information, after the dense refinement and
             the structure check (by default for scans on a dark surround).
         rotation_search: also try the moving image turned by 90, 180 and 270 degrees.
+        view_search: match unsure registrations again with other views of the moving
+            image (by default for scans).
         normalization0, normalization1: intensity normalisation of fixed / moving.
         confidence: file of the confidence model (:mod:`modalign.confidence`); empty for
             the shipped one (fitted for the default matcher), "none" for no confidence.
@@ -71,6 +112,7 @@ class RegisterConfig:
     refine: RefineConfig = field(default_factory=RefineConfig)
     information: InformationConfig = field(default_factory=InformationConfig)
     rotation_search: bool = False
+    view_search: ViewSearchConfig = field(default_factory=ViewSearchConfig)
     normalization0: NormalizationConfig = field(default_factory=NormalizationConfig)
     normalization1: NormalizationConfig = field(default_factory=NormalizationConfig)
     confidence: str = ""
@@ -86,21 +128,28 @@ def match_with_rotations(
     image1: np.ndarray,
     geometry: GeometryConfig,
     rotation_search: bool,
+    view: tuple[float, float] | None = None,
 ) -> tuple[MatchResult, Estimate, int, dict[str, float]]:
     """Match and fit for each tried rotation of image 1; keep the best.
 
     Args:
         image0, image1: normalised float32 images.
+        view: (scale, degrees): match this view of image 1 (``similarity_view``).
     Returns:
         (matches in original moving pixels, estimate, quarter turns applied, timings).
     """
     height1, width1 = image1.shape[:2]
     timings = {"match": 0.0, "estimate": 0.0}
+    seen, to_seen = image1, np.eye(3)
+    if view is not None:
+        to_seen, size = similarity_view(width1, height1, *view)
+        seen = cv2.warpPerspective(image1, to_seen, size, flags=cv2.INTER_LINEAR)
     best: tuple[MatchResult, Estimate, int] | None = None
     for quarter in range(4) if rotation_search else (0,):
         start = time.perf_counter()
-        result = matcher.match_normalized(image0, rotate90(image1, quarter))
-        to_original = np.linalg.inv(rotation90_transform(quarter, width1, height1))
+        result = matcher.match_normalized(image0, rotate90(seen, quarter))
+        turn = rotation90_transform(quarter, seen.shape[1], seen.shape[0])
+        to_original = np.linalg.inv(turn @ to_seen)
         keypoints1 = transform_points(to_original, result.keypoints1)
         matches = MatchResult(
             result.keypoints0, keypoints1, result.confidence, result.image_size0, (width1, height1)
@@ -159,50 +208,61 @@ def register(
         matcher_object = matcher
     else:
         matcher_object = shared_matcher(matcher or config.matcher, config.matcher_conf)
+    if model is not None and model.matcher != matcher_key(matcher_object):
+        model = None  # fitted for another matcher: its confidence would mean nothing here
 
     gray0, gray1 = to_gray(image0), to_gray(image1)
     pending: Future[tuple[StructureMaps, float]] | None = None
     if maps is None and needs_structure(config):
         pending = _BACKGROUND.submit(_timed_structure_maps, gray0, gray1, config.refine)
 
+    def structure() -> StructureMaps:
+        """The pair's structure maps, waiting for the background computation if needed."""
+        nonlocal maps, pending
+        if maps is None:
+            assert pending is not None
+            maps, timings["structure"] = pending.result()
+            pending = None
+        return maps
+
+    def attempt(view: tuple[float, float] | None) -> _Outcome:
+        """Match (this view of the moving image), fit, refine, check, rate."""
+        matches, estimate, quarter, stage_timings = match_with_rotations(
+            matcher_object, image0, image1, config.geometry, config.rotation_search, view
+        )
+        for stage, seconds in stage_timings.items():
+            timings[stage] = timings.get(stage, 0.0) + seconds
+        if estimate.H_1to0 is None or not needs_structure(config):
+            return _Outcome(matches, estimate, quarter, "off", None, None, None, view)
+        notify("refining and verifying")
+        grays = (gray0, gray1)
+        concluded = _concluded(
+            matches, estimate, quarter, structure(), grays, config, model, timings
+        )
+        return replace(concluded, view=view)
+
     notify("matching")
     try:
-        matches, estimate, quarter, stage_timings = match_with_rotations(
-            matcher_object, image0, image1, config.geometry, config.rotation_search
-        )
-    except BaseException:
-        _settle(pending)
-        raise
-    timings.update(stage_timings)
-    refinement, correlation, sharpness, confidence = "off", None, None, None
-    if estimate.H_1to0 is not None and needs_structure(config):
-        notify("refining and verifying")
-        start = time.perf_counter()
-        if pending is not None:  # computed beside the matching: "structure" overlaps it
-            maps, timings["structure"] = pending.result()
-        assert maps is not None
-        checked = _registered(estimate, matches, maps, config)
-        if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
-            checked = _most_informative(checked, estimate, matches, maps, gray0, gray1, config)
-        timings["refine"] = time.perf_counter() - start
-        if checked.estimate.H_1to0 is not None and _wants_information(
-            checked, gray0, gray1, config
-        ):
+        outcome = attempt(None)
+        if _wants_views(outcome, gray0, gray1, config, model is not None):
+            notify("searching other views")
             start = time.perf_counter()
-            checked = _information_refined(checked, matches, maps, (gray0, gray1), config)
-            timings["information"] = time.perf_counter() - start
-        estimate, refinement = checked.estimate, checked.refinement
-        correlation, sharpness = checked.correlation, checked.sharpness
-    else:
+            first = outcome
+            for view in config.view_search.views:
+                candidate = attempt(view)
+                if _surety(candidate) > _surety(outcome):
+                    outcome = candidate
+            timings["views"] = time.perf_counter() - start
+            note = _view_note(first, outcome, config)
+            outcome = replace(outcome, refinement=f"{outcome.refinement}; {note}")
+    finally:
         _settle(pending)
+    estimate, matches = outcome.estimate, outcome.matches
     num_inliers = estimate.num_inliers
-    known = model is not None and model.matcher == matcher_key(matcher_object)
-    if estimate.H_1to0 is not None and sharpness is not None and known:
-        confidence = model(features(correlation, sharpness, num_inliers, len(matches)))
     return Registration(
         success=estimate.H_1to0 is not None,
         reason=estimate.reason,
-        refinement=refinement,
+        refinement=outcome.refinement,
         matcher=matcher_object.name,
         transform=estimate.transform,
         H_1to0=estimate.H_1to0,
@@ -210,16 +270,94 @@ def register(
         num_inliers=num_inliers,
         inlier_ratio=num_inliers / len(matches) if len(matches) else 0.0,
         rmse=estimate.rmse,
-        structure_correlation=correlation,
-        structure_sharpness=sharpness,
-        confidence=confidence,
-        rotation_degrees=(360 - 90 * quarter) % 360,
+        structure_correlation=outcome.correlation,
+        structure_sharpness=outcome.sharpness,
+        confidence=outcome.confidence,
+        rotation_degrees=(360 - 90 * outcome.quarter) % 360,
         image_size0=matches.image_size0,
         image_size1=matches.image_size1,
         timings=timings,
         matches=matches,
         inliers=estimate.inliers,
         version=__version__,
+    )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One attempt at the registration: matches, fit, and the findings about it."""
+
+    matches: MatchResult
+    estimate: Estimate
+    quarter: int
+    refinement: str
+    correlation: float | None
+    sharpness: float | None
+    confidence: float | None
+    view: tuple[float, float] | None = None
+
+
+def _concluded(
+    matches: MatchResult,
+    estimate: Estimate,
+    quarter: int,
+    maps: StructureMaps,
+    grays: tuple[np.ndarray, np.ndarray],
+    config: RegisterConfig,
+    model: ConfidenceModel | None,
+    timings: dict[str, float],
+) -> _Outcome:
+    """Refine and check a fitted estimate, then rate it (``timings`` accumulate)."""
+    start = time.perf_counter()
+    checked = _registered(estimate, matches, maps, config)
+    if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
+        checked = _most_informative(checked, estimate, matches, maps, *grays, config)
+    timings["refine"] = timings.get("refine", 0.0) + time.perf_counter() - start
+    if checked.estimate.H_1to0 is not None and _wants_information(checked, *grays, config):
+        start = time.perf_counter()
+        checked = _information_refined(checked, matches, maps, grays, config)
+        timings["information"] = timings.get("information", 0.0) + time.perf_counter() - start
+    confidence = None
+    if checked.estimate.H_1to0 is not None and model is not None:
+        num_inliers = checked.estimate.num_inliers
+        confidence = model(
+            features(checked.correlation, checked.sharpness, num_inliers, len(matches))
+        )
+    return _Outcome(
+        matches, checked.estimate, quarter, checked.refinement, checked.correlation,
+        checked.sharpness, confidence,
+    )  # fmt: skip
+
+
+def _surety(outcome: _Outcome) -> float:
+    """How sure a registration is: its confidence; -1 if it failed."""
+    if outcome.estimate.H_1to0 is None or outcome.confidence is None:
+        return -1.0
+    return outcome.confidence
+
+
+def _wants_views(
+    outcome: _Outcome, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig, rated: bool
+) -> bool:
+    """Whether ``config.view_search`` matches this pair again (see its docstring)."""
+    search = config.view_search
+    if search.mode == "none" or not search.views or not rated or not needs_structure(config):
+        return False
+    if _surety(outcome) >= search.below_confidence:
+        return False
+    if search.mode == "all":
+        return True
+    return dark_surround(gray0, config.information) and dark_surround(gray1, config.information)
+
+
+def _view_note(first: _Outcome, chosen: _Outcome, config: RegisterConfig) -> str:
+    tried = len(config.view_search.views)
+    if chosen is first:
+        return f"views: none of {tried} surer"
+    scale, degrees = chosen.view
+    return (
+        f"view: moving ×{scale:g} turned {degrees:g}° "
+        f"(confidence {max(_surety(first), 0):.2f} -> {chosen.confidence:.2f})"
     )
 
 

@@ -7,6 +7,7 @@ from modalign.geometry.transforms import (
     resize_transform,
     rotate90,
     rotation90_transform,
+    similarity_view,
     transform_points,
 )
 
@@ -39,3 +40,23 @@ def test_transform_points_round_trip_and_grid():
     assert points.min(axis=0).tolist() == [0, 0] and points.max(axis=0).tolist() == [99, 49]
     back = transform_points(np.linalg.inv(H), transform_points(H, points))
     np.testing.assert_allclose(back, points, atol=1e-9)
+
+
+@pytest.mark.parametrize(("scale", "degrees"), [(1.0, 0.0), (1.25, 0.0), (0.8, 90.0), (1.0, -20.0)])
+def test_similarity_view_follows_the_pixels(scale, degrees):
+    image = np.zeros((50, 70), np.float32)
+    image[12:15, 50:53] = 1.0  # a block centred on (51, 13)
+    H, size = similarity_view(70, 50, scale, degrees)
+    assert size == (round(70 * scale), round(50 * scale))
+    view = cv2.warpPerspective(image, H, size, flags=cv2.INTER_LINEAR)
+    ys, xs = np.indices(view.shape)
+    centre = [(xs * view).sum() / view.sum(), (ys * view).sum() / view.sum()]
+    np.testing.assert_allclose(transform_points(H, [[51, 13]]), [centre], atol=0.05)
+    # the image's centre stays the view's; clockwise as displayed (y down)
+    np.testing.assert_allclose(
+        transform_points(H, [[34.5, 24.5]]), [[(size[0] - 1) / 2, (size[1] - 1) / 2]], atol=1e-9
+    )
+    if degrees == 90.0:
+        right_of_centre = transform_points(H, [[44.5, 24.5]])[0]
+        centre_of_view = [(size[0] - 1) / 2, (size[1] - 1) / 2]
+        np.testing.assert_allclose(right_of_centre - centre_of_view, [0, 8], atol=1e-9)

@@ -43,6 +43,26 @@ def rotation90_transform(quarter_turns: int, width: int, height: int) -> np.ndar
     return H
 
 
+def similarity_view(
+    width: int, height: int, scale: float, degrees: float
+) -> tuple[np.ndarray, tuple[int, int]]:
+    """The view of a (width × height) image scaled by ``scale`` and turned clockwise (as
+    displayed, y pointing down) by ``degrees`` about its centre, on a canvas scaled with it.
+
+    Returns:
+        ([3, 3] map from the image's pixels to the view's, (width, height) of the view).
+    """
+    view_width, view_height = max(1, round(width * scale)), max(1, round(height * scale))
+    angle = np.deg2rad(degrees)
+    turn = np.eye(3)
+    turn[:2, :2] = scale * np.array(
+        [[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]
+    )
+    from_centre = np.array([[1, 0, -(width - 1) / 2], [0, 1, -(height - 1) / 2], [0, 0, 1.0]])
+    to_centre = np.array([[1, 0, (view_width - 1) / 2], [0, 1, (view_height - 1) / 2], [0, 0, 1.0]])
+    return to_centre @ turn @ from_centre, (view_width, view_height)
+
+
 def rotate90(image: np.ndarray, quarter_turns: int) -> np.ndarray:
     """Rotate an [H, W(, C)] image clockwise by ``quarter_turns`` × 90°."""
     return np.ascontiguousarray(np.rot90(image, -(quarter_turns % 4), axes=(0, 1)))
