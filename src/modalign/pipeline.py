@@ -74,7 +74,9 @@ class ViewSearchConfig:
         views: (scale, degrees) of each view: the moving image scaled and turned
             clockwise about its centre.
         below_confidence: only registrations that failed or whose confidence is below
-            this are searched (needs the confidence model of the matcher in use).
+            this are searched (needs the confidence model of the matcher in use), and a
+            view replaces them only with a confidence of at least this (an unsure view
+            is no better evidence than an unsure registration).
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
@@ -248,9 +250,11 @@ def register(
             notify("searching other views")
             start = time.perf_counter()
             first = outcome
+            sure = config.view_search.below_confidence
             for view in config.view_search.views:
                 candidate = attempt(view)
-                if _surety(candidate) > _surety(outcome):
+                surety = _surety(candidate)
+                if surety >= sure and surety > _surety(outcome):
                     outcome = candidate
             timings["views"] = time.perf_counter() - start
             note = _view_note(first, outcome, config)
@@ -353,7 +357,7 @@ def _wants_views(
 def _view_note(first: _Outcome, chosen: _Outcome, config: RegisterConfig) -> str:
     tried = len(config.view_search.views)
     if chosen is first:
-        return f"views: none of {tried} surer"
+        return f"views: none of {tried} sure"
     scale, degrees = chosen.view
     return (
         f"view: moving ×{scale:g} turned {degrees:g}° "

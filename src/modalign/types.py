@@ -104,8 +104,8 @@ class Registration:
     for blurred scans, by the outcome of the refinement by mutual information
     ("; information 1.0412 -> 1.0466", or "; kept: ..." and why), and, for unsure
     scans, by that of the search of other views of the moving image ("; view: moving
-    ×1.25 turned 0° (confidence 0.31 -> 0.74)" when one was surer, "; views: none of 3
-    surer" when none was; ``RegisterConfig.view_search``).
+    ×1.25 turned 0° (confidence 0.31 -> 0.74)" when one was sure and surer, "; views:
+    none of 3 sure" when none was; ``RegisterConfig.view_search``).
     ``rotation_degrees`` is the clockwise quarter-turn rotation of the moving image
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
     already includes it. ``structure_correlation`` is the agreement of the two images'

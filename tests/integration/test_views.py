@@ -25,9 +25,9 @@ class OneViewMatcher(Matcher):
     ``degrees``; in any other view it returns too few scattered wrong matches to fit (a matcher that
     reads a scan at one scale only)."""
 
-    def __init__(self, H_1to0: np.ndarray, scale: float, degrees: float):
+    def __init__(self, H_1to0: np.ndarray, scale: float, degrees: float, count: int = 200):
         super().__init__()
-        self.H_1to0, self.view = H_1to0, (scale, degrees)
+        self.H_1to0, self.view, self.count = H_1to0, (scale, degrees), count
         self.calls: list[tuple[int, int]] = []
 
     def _match(self, image0, image1):
@@ -36,7 +36,7 @@ class OneViewMatcher(Matcher):
         rng = np.random.default_rng(len(self.calls))
         if (image1.shape[1], image1.shape[0]) != size:
             return rng.random((12, 2)) * 150 + 25, rng.random((12, 2)) * 150 + 15, np.ones(12)
-        points0 = rng.random((200, 2)) * 100 + 50  # inside the head
+        points0 = rng.random((self.count, 2)) * 100 + 50  # inside the head
         points1 = transform_points(to_view @ np.linalg.inv(self.H_1to0), points0)
         return points0, points1, np.ones(len(points0))
 
@@ -99,6 +99,17 @@ def test_no_view_is_searched_when_off_sure_or_unrated(slices, tmp_path):
     sure = OneViewMatcher(H, 1.0, 0.0)
     registration = register(fixed, moving, matcher=sure, config=rated)
     assert registration.success and len(sure.calls) == 1 and "view" not in registration.refinement
+
+
+def test_a_view_must_itself_be_sure_to_replace_a_registration(slices, tmp_path):
+    fixed, moving, H = slices
+    matcher = OneViewMatcher(H, 1.25, 0.0, count=16)  # right, but too few matches to be sure
+    config = RegisterConfig(confidence=_rated(tmp_path, matcher))
+    registration = register(fixed, moving, matcher=matcher, config=config)
+    assert not registration.success and registration.refinement.endswith("views: none of 3 sure")
+    lenient = replace(config, view_search=ViewSearchConfig(below_confidence=0.2))
+    registration = register(fixed, moving, matcher=matcher, config=lenient)
+    assert registration.success and 0.2 <= registration.confidence < 0.5
 
 
 def test_photographs_are_searched_only_in_mode_all(slices, tmp_path, camera):
