@@ -13,28 +13,21 @@ import cv2
 import numpy as np
 
 from ._version import __version__
+from .checks import information_refined, most_informative, registered, wants_information
 from .confidence import ConfidenceModel, features, load_model, matcher_key
 from .errors import ConfigError
-from .eval.metrics import grid_error
 from .geometry.estimate import (
     Estimate,
     GeometryConfig,
-    degeneracy,
     estimate_transform,
-    residuals,
 )
 from .geometry.information import (
     InformationConfig,
-    blurred_scans,
     dark_surround,
-    maximise_information,
-    mutual_information,
 )
 from .geometry.refine import (
     RefineConfig,
     StructureMaps,
-    refine_transform,
-    structure_agreement,
     structure_maps,
 )
 from .geometry.transforms import (
@@ -46,7 +39,7 @@ from .geometry.transforms import (
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
-from .types import MatchResult, Registration, TransformType
+from .types import MatchResult, Registration
 
 logger = logging.getLogger(__name__)
 
@@ -313,13 +306,13 @@ def _concluded(
 ) -> _Outcome:
     """Refine and check a fitted estimate, then rate it (``timings`` accumulate)."""
     start = time.perf_counter()
-    checked = _registered(estimate, matches, maps, config)
+    checked = registered(estimate, matches, maps, config)
     if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
-        checked = _most_informative(checked, estimate, matches, maps, *grays, config)
+        checked = most_informative(checked, estimate, matches, maps, *grays, config)
     timings["refine"] = timings.get("refine", 0.0) + time.perf_counter() - start
-    if checked.estimate.H_1to0 is not None and _wants_information(checked, *grays, config):
+    if checked.estimate.H_1to0 is not None and wants_information(checked, *grays, config):
         start = time.perf_counter()
-        checked = _information_refined(checked, matches, maps, grays, config)
+        checked = information_refined(checked, matches, maps, grays, config)
         timings["information"] = timings.get("information", 0.0) + time.perf_counter() - start
     confidence = None
     if checked.estimate.H_1to0 is not None and model is not None:
@@ -391,146 +384,3 @@ def pair_structure_maps(
     image0 = Matcher.prepare(fixed, config.normalization0, "fixed image")
     image1 = Matcher.prepare(moving, config.normalization1, "moving image")
     return structure_maps(to_gray(image0), to_gray(image1), config.refine)
-
-
-@dataclass(frozen=True)
-class _Checked:
-    """An estimate after refinement and the structure check, with their findings."""
-
-    estimate: Estimate
-    refinement: str
-    correlation: float
-    sharpness: float
-
-
-def _registered(
-    estimate: Estimate, matches: MatchResult, maps: StructureMaps, config: RegisterConfig
-) -> _Checked:
-    """Refine (if enabled) and check an estimate that has a transform."""
-    refinement = "off"
-    if config.refine.enabled:
-        estimate, refinement = _refined(estimate, matches, maps, config)
-    estimate, correlation, sharpness = _verified(estimate, maps, config)
-    return _Checked(estimate, refinement, correlation, sharpness)
-
-
-def _most_informative(
-    checked: _Checked,
-    estimate: Estimate,
-    matches: MatchResult,
-    maps: StructureMaps,
-    gray0: np.ndarray,
-    gray1: np.ndarray,
-    config: RegisterConfig,
-) -> _Checked:
-    """``checked`` (the registration of ``estimate``), or that of one of the estimate's
-    alternative models if the registered images share clearly more information under it
-    (see ``GeometryConfig.information_choice``)."""
-    assert estimate.H_1to0 is not None and checked.estimate.H_1to0 is not None
-    geometry = config.geometry
-    chosen_information = mutual_information(gray0, gray1, checked.estimate.H_1to0)
-    needed = chosen_information + geometry.information_margin
-    best, best_information = checked, needed
-    for alternative in estimate.alternatives:
-        assert alternative.H_1to0 is not None
-        change = grid_error(alternative.H_1to0, estimate.H_1to0, matches.image_size1)
-        if change <= geometry.information_min_change:
-            continue
-        information = mutual_information(gray0, gray1, alternative.H_1to0)
-        if information + geometry.information_refine_gain < needed:
-            continue  # refinement would have to raise it more than it usually does
-        candidate = _registered(alternative, matches, maps, config)
-        if candidate.estimate.H_1to0 is None:
-            continue
-        if candidate.correlation < checked.correlation - geometry.information_tolerance:
-            continue
-        if candidate.estimate is not alternative:  # refined: measure again
-            information = mutual_information(gray0, gray1, candidate.estimate.H_1to0)
-        if information >= best_information:
-            best, best_information = candidate, information
-    if best is checked:
-        return checked
-    logger.debug(
-        "%s preferred to %s: normalised mutual information %.4f vs %.4f",
-        best.estimate.transform.value, checked.estimate.transform.value,
-        best_information, chosen_information,
-    )  # fmt: skip
-    return best
-
-
-def _wants_information(
-    checked: _Checked, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig
-) -> bool:
-    """Whether ``config.information`` refines this registration (see its docstring)."""
-    information = config.information
-    if information.mode != "scans":
-        return information.mode == "all"
-    return checked.sharpness < information.max_sharpness and blurred_scans(
-        gray0, gray1, information
-    )
-
-
-def _information_refined(
-    checked: _Checked,
-    matches: MatchResult,
-    maps: StructureMaps,
-    images: tuple[np.ndarray, np.ndarray],
-    config: RegisterConfig,
-) -> _Checked:
-    """``checked``, or its transform refined by mutual information between ``images``
-    (gray fixed and moving) if that passes the same checks as a dense refinement (not
-    degenerate, structure check). The inliers stay those of the robust fit (the
-    refinement moves the transform off matches whose bias it corrects); the RMSE is
-    theirs under the refined transform."""
-    estimate = checked.estimate
-    assert estimate.H_1to0 is not None
-    # "auto": the matches' choice of model is no bound on what the information may correct
-    automatic = config.geometry.transform == "auto"
-    model = TransformType.HOMOGRAPHY if automatic else estimate.transform
-    H, note = maximise_information(*images, estimate.H_1to0, model, config.information)
-    if H is None or degeneracy(H, matches.image_size1, config.geometry):
-        note = note if H is None else "kept: information-refined transform is degenerate"
-        return replace(checked, refinement=f"{checked.refinement}; {note}")
-    error = residuals(H, matches.keypoints1, matches.keypoints0)
-    rmse = float(np.sqrt(np.mean(error[estimate.inliers] ** 2)))
-    refined = Estimate(model, H, estimate.inliers, rmse, estimate.reason)
-    verified, correlation, sharpness = _verified(refined, maps, config)
-    if verified.H_1to0 is None:
-        return replace(checked, refinement=f"{checked.refinement}; kept: {verified.reason}")
-    return _Checked(verified, f"{checked.refinement}; {note}", correlation, sharpness)
-
-
-def _verified(
-    estimate: Estimate, maps: StructureMaps, config: RegisterConfig
-) -> tuple[Estimate, float, float]:
-    """The estimate, or a failure if the structures of the registered images disagree;
-    with the structure maps' correlation and sharpness under it."""
-    assert estimate.H_1to0 is not None
-    correlation, sharpness = structure_agreement(maps, estimate.H_1to0, config.refine.smoothing)
-    minimum = config.geometry.min_structure_correlation
-    if correlation < minimum:
-        reason = f"registered structures do not agree (correlation {correlation:.2f} < {minimum})"
-        failed = Estimate(estimate.transform, None, estimate.inliers, estimate.rmse, reason)
-        return failed, correlation, sharpness
-    return estimate, correlation, sharpness
-
-
-def _refined(
-    estimate: Estimate, matches: MatchResult, maps: StructureMaps, config: RegisterConfig
-) -> tuple[Estimate, str]:
-    """The estimate after dense refinement, if the refined transform passes the checks."""
-    assert estimate.H_1to0 is not None
-    H, note = refine_transform(maps, estimate.H_1to0, estimate.transform, config.refine)
-    if note != "refined":
-        return estimate, note
-    problem = degeneracy(H, matches.image_size1, config.geometry)
-    if problem:
-        return estimate, f"kept: refined transform is degenerate ({problem})"
-    error = residuals(H, matches.keypoints1, matches.keypoints0)
-    inliers = error < config.geometry.threshold
-    near = error < 2 * config.geometry.threshold
-    kept = (near & estimate.inliers).sum() / max(estimate.num_inliers, 1)
-    if kept < config.refine.min_inlier_fraction or inliers.sum() < config.geometry.min_inliers:
-        return estimate, f"kept: refined transform keeps only {kept:.0%} of the inliers"
-    rmse = float(np.sqrt(np.mean(error[inliers] ** 2)))
-    return Estimate(estimate.transform, H, inliers, rmse, estimate.reason), note

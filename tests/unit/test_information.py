@@ -7,6 +7,13 @@ import cv2
 import numpy as np
 import pytest
 
+from modalign.checks import (
+    Checked,
+    information_refined,
+    most_informative,
+    registered,
+    wants_information,
+)
 from modalign.config import build, parse_overrides
 from modalign.errors import ConfigError
 from modalign.eval.metrics import grid_error
@@ -21,14 +28,7 @@ from modalign.geometry.information import (
 )
 from modalign.geometry.refine import structure_maps
 from modalign.geometry.transforms import transform_points
-from modalign.pipeline import (
-    RegisterConfig,
-    _Checked,
-    _information_refined,
-    _most_informative,
-    _registered,
-    _wants_information,
-)
+from modalign.pipeline import RegisterConfig
 from modalign.types import MatchResult, TransformType
 
 from ..conftest import similarity, warp_to_moving
@@ -117,8 +117,8 @@ def test_the_model_under_which_the_images_share_more_information_wins(perspectiv
     estimate = replace(fits[chosen], alternatives=(fits[other],))
     config = RegisterConfig()
     maps = structure_maps(fixed, moving, config.refine)
-    checked = _registered(estimate, matches, maps, config)
-    result = _most_informative(checked, estimate, matches, maps, fixed, moving, config)
+    checked = registered(estimate, matches, maps, config)
+    result = most_informative(checked, estimate, matches, maps, fixed, moving, config)
     assert result.estimate.transform is TransformType.HOMOGRAPHY
     assert grid_error(result.estimate.H_1to0, H, SIZE1) < 1.0
     if chosen is TransformType.HOMOGRAPHY:
@@ -133,8 +133,8 @@ def test_a_margin_out_of_reach_keeps_the_chosen_model(perspective_pair):
     config = RegisterConfig()
     config = replace(config, geometry=replace(config.geometry, information_margin=1.0))
     maps = structure_maps(fixed, moving, config.refine)
-    checked = _registered(estimate, matches, maps, config)
-    result = _most_informative(checked, estimate, matches, maps, fixed, moving, config)
+    checked = registered(estimate, matches, maps, config)
+    result = most_informative(checked, estimate, matches, maps, fixed, moving, config)
     assert result is checked and result.estimate.transform is TransformType.SIMILARITY
 
 
@@ -213,7 +213,7 @@ def test_a_refinement_that_loses_information_or_moves_too_far_is_not_kept(scan_p
 
 def _checked_at(start, sharpness):
     estimate = Estimate(TransformType.SIMILARITY, start, np.ones(50, bool), 1.0, "ok")
-    return _Checked(estimate, "refined", 0.3, sharpness)
+    return Checked(estimate, "refined", 0.3, sharpness)
 
 
 def _matches_of(H, count=50):
@@ -224,32 +224,30 @@ def _matches_of(H, count=50):
 def test_the_pipeline_refines_blurred_scans_only(scan_pair, camera):
     mri, pet, H, start = scan_pair
     config = RegisterConfig()
-    assert _wants_information(_checked_at(start, 0.01), mri, pet, config)
-    assert not _wants_information(_checked_at(start, 0.1), mri, pet, config)  # sharp agreement
+    assert wants_information(_checked_at(start, 0.01), mri, pet, config)
+    assert not wants_information(_checked_at(start, 0.1), mri, pet, config)  # sharp agreement
     sharp_other = np.where(mri > 0, 1.0 - mri, 0.0).astype(np.float32)
-    assert not _wants_information(_checked_at(start, 0.01), mri, sharp_other, config)
+    assert not wants_information(_checked_at(start, 0.01), mri, sharp_other, config)
     photo = camera.astype(np.float32) / 255
-    assert not _wants_information(_checked_at(start, 0.01), photo, photo, config)
+    assert not wants_information(_checked_at(start, 0.01), photo, photo, config)
     off = replace(config, information=InformationConfig(mode="none"))
-    assert not _wants_information(_checked_at(start, 0.01), mri, pet, off)
+    assert not wants_information(_checked_at(start, 0.01), mri, pet, off)
     everywhere = replace(config, information=InformationConfig(mode="all"))
-    assert _wants_information(_checked_at(start, 0.01), photo, photo, everywhere)
+    assert wants_information(_checked_at(start, 0.01), photo, photo, everywhere)
 
 
 def test_the_information_refined_registration_is_checked_and_reported(scan_pair):
     mri, pet, H, start = scan_pair
     config = RegisterConfig()
     maps = structure_maps(mri, pet, config.refine)
-    result = _information_refined(
-        _checked_at(start, 0.01), _matches_of(H), maps, (mri, pet), config
-    )
+    result = information_refined(_checked_at(start, 0.01), _matches_of(H), maps, (mri, pet), config)
     # "auto" lets the information correct the perspective the similarity lacked
     assert result.estimate.transform is TransformType.HOMOGRAPHY
     assert grid_error(result.estimate.H_1to0, H, SCAN1) < 1.5
     assert result.refinement.startswith("refined; information")
     assert result.estimate.rmse < 1.5 and result.estimate.num_inliers == 50
     strict = replace(config, geometry=replace(config.geometry, min_structure_correlation=0.99))
-    kept = _information_refined(_checked_at(start, 0.01), _matches_of(H), maps, (mri, pet), strict)
+    kept = information_refined(_checked_at(start, 0.01), _matches_of(H), maps, (mri, pet), strict)
     assert (
         kept.estimate.H_1to0 is start
         and "kept: registered structures do not agree" in kept.refinement

@@ -5,6 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
+from modalign.checks import verify
 from modalign.eval.metrics import grid_error
 from modalign.geometry.estimate import Estimate, GeometryConfig
 from modalign.geometry.refine import (
@@ -15,7 +16,7 @@ from modalign.geometry.refine import (
     structure_maps,
 )
 from modalign.geometry.transforms import grid_points, transform_points
-from modalign.pipeline import RegisterConfig, _verified
+from modalign.pipeline import RegisterConfig
 from modalign.structure import PhaseConfig, phase_congruency
 from modalign.types import TransformType
 
@@ -101,7 +102,7 @@ def test_structure_check_keeps_the_true_transform_and_refuses_another_scene(came
     inliers = np.ones(20, bool)
     for maps, H_1to0, passes in ((right, H, True), (wrong, np.eye(3), False)):
         estimate = Estimate(TransformType.HOMOGRAPHY, H_1to0, inliers, 1.0, "ok")
-        checked, correlation, _ = _verified(estimate, maps, config)
+        checked, correlation, _ = verify(estimate, maps, config)
         assert (checked.H_1to0 is not None) == passes == (correlation >= threshold)
         assert passes or checked.reason.startswith("registered structures do not agree")
 

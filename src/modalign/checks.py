@@ -1,0 +1,165 @@
+"""Refining and checking a fitted estimate: the dense refinement, the structure check,
+the choice among fitted models by mutual information and the refinement of blurred scans
+by it (steps 4-7 of the README's "How a registration is decided")."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .eval.metrics import grid_error
+from .geometry.estimate import Estimate, degeneracy, residuals
+from .geometry.information import blurred_scans, maximise_information, mutual_information
+from .geometry.refine import StructureMaps, refine_transform, structure_agreement
+from .types import MatchResult, TransformType
+
+if TYPE_CHECKING:
+    from .pipeline import RegisterConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checked:
+    """An estimate after refinement and the structure check, with their findings."""
+
+    estimate: Estimate
+    refinement: str
+    correlation: float
+    sharpness: float
+
+
+def registered(
+    estimate: Estimate, matches: MatchResult, maps: StructureMaps, config: RegisterConfig
+) -> Checked:
+    """Refine (if enabled) and check an estimate that has a transform."""
+    refinement = "off"
+    if config.refine.enabled:
+        estimate, refinement = refine_estimate(estimate, matches, maps, config)
+    estimate, correlation, sharpness = verify(estimate, maps, config)
+    return Checked(estimate, refinement, correlation, sharpness)
+
+
+def most_informative(
+    checked: Checked,
+    estimate: Estimate,
+    matches: MatchResult,
+    maps: StructureMaps,
+    gray0: np.ndarray,
+    gray1: np.ndarray,
+    config: RegisterConfig,
+) -> Checked:
+    """``checked`` (the registration of ``estimate``), or that of one of the estimate's
+    alternative models if the registered images share clearly more information under it
+    (see ``GeometryConfig.information_choice``)."""
+    assert estimate.H_1to0 is not None and checked.estimate.H_1to0 is not None
+    geometry = config.geometry
+    chosen_information = mutual_information(gray0, gray1, checked.estimate.H_1to0)
+    needed = chosen_information + geometry.information_margin
+    best, best_information = checked, needed
+    for alternative in estimate.alternatives:
+        assert alternative.H_1to0 is not None
+        change = grid_error(alternative.H_1to0, estimate.H_1to0, matches.image_size1)
+        if change <= geometry.information_min_change:
+            continue
+        information = mutual_information(gray0, gray1, alternative.H_1to0)
+        if information + geometry.information_refine_gain < needed:
+            continue  # refinement would have to raise it more than it usually does
+        candidate = registered(alternative, matches, maps, config)
+        if candidate.estimate.H_1to0 is None:
+            continue
+        if candidate.correlation < checked.correlation - geometry.information_tolerance:
+            continue
+        if candidate.estimate is not alternative:  # refined: measure again
+            information = mutual_information(gray0, gray1, candidate.estimate.H_1to0)
+        if information >= best_information:
+            best, best_information = candidate, information
+    if best is checked:
+        return checked
+    logger.debug(
+        "%s preferred to %s: normalised mutual information %.4f vs %.4f",
+        best.estimate.transform.value, checked.estimate.transform.value,
+        best_information, chosen_information,
+    )  # fmt: skip
+    return best
+
+
+def wants_information(
+    checked: Checked, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig
+) -> bool:
+    """Whether ``config.information`` refines this registration (see its docstring)."""
+    information = config.information
+    if information.mode != "scans":
+        return information.mode == "all"
+    return checked.sharpness < information.max_sharpness and blurred_scans(
+        gray0, gray1, information
+    )
+
+
+def information_refined(
+    checked: Checked,
+    matches: MatchResult,
+    maps: StructureMaps,
+    images: tuple[np.ndarray, np.ndarray],
+    config: RegisterConfig,
+) -> Checked:
+    """``checked``, or its transform refined by mutual information between ``images``
+    (gray fixed and moving) if that passes the same checks as a dense refinement (not
+    degenerate, structure check). The inliers stay those of the robust fit (the
+    refinement moves the transform off matches whose bias it corrects); the RMSE is
+    theirs under the refined transform."""
+    estimate = checked.estimate
+    assert estimate.H_1to0 is not None
+    # "auto": the matches' choice of model is no bound on what the information may correct
+    automatic = config.geometry.transform == "auto"
+    model = TransformType.HOMOGRAPHY if automatic else estimate.transform
+    H, note = maximise_information(*images, estimate.H_1to0, model, config.information)
+    if H is None or degeneracy(H, matches.image_size1, config.geometry):
+        note = note if H is None else "kept: information-refined transform is degenerate"
+        return replace(checked, refinement=f"{checked.refinement}; {note}")
+    error = residuals(H, matches.keypoints1, matches.keypoints0)
+    rmse = float(np.sqrt(np.mean(error[estimate.inliers] ** 2)))
+    refined = Estimate(model, H, estimate.inliers, rmse, estimate.reason)
+    verified, correlation, sharpness = verify(refined, maps, config)
+    if verified.H_1to0 is None:
+        return replace(checked, refinement=f"{checked.refinement}; kept: {verified.reason}")
+    return Checked(verified, f"{checked.refinement}; {note}", correlation, sharpness)
+
+
+def verify(
+    estimate: Estimate, maps: StructureMaps, config: RegisterConfig
+) -> tuple[Estimate, float, float]:
+    """The estimate, or a failure if the structures of the registered images disagree;
+    with the structure maps' correlation and sharpness under it."""
+    assert estimate.H_1to0 is not None
+    correlation, sharpness = structure_agreement(maps, estimate.H_1to0, config.refine.smoothing)
+    minimum = config.geometry.min_structure_correlation
+    if correlation < minimum:
+        reason = f"registered structures do not agree (correlation {correlation:.2f} < {minimum})"
+        failed = Estimate(estimate.transform, None, estimate.inliers, estimate.rmse, reason)
+        return failed, correlation, sharpness
+    return estimate, correlation, sharpness
+
+
+def refine_estimate(
+    estimate: Estimate, matches: MatchResult, maps: StructureMaps, config: RegisterConfig
+) -> tuple[Estimate, str]:
+    """The estimate after dense refinement, if the refined transform passes the checks."""
+    assert estimate.H_1to0 is not None
+    H, note = refine_transform(maps, estimate.H_1to0, estimate.transform, config.refine)
+    if note != "refined":
+        return estimate, note
+    problem = degeneracy(H, matches.image_size1, config.geometry)
+    if problem:
+        return estimate, f"kept: refined transform is degenerate ({problem})"
+    error = residuals(H, matches.keypoints1, matches.keypoints0)
+    inliers = error < config.geometry.threshold
+    near = error < 2 * config.geometry.threshold
+    kept = (near & estimate.inliers).sum() / max(estimate.num_inliers, 1)
+    if kept < config.refine.min_inlier_fraction or inliers.sum() < config.geometry.min_inliers:
+        return estimate, f"kept: refined transform keeps only {kept:.0%} of the inliers"
+    rmse = float(np.sqrt(np.mean(error[inliers] ** 2)))
+    return Estimate(estimate.transform, H, inliers, rmse, estimate.reason), note
