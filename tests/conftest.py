@@ -26,6 +26,19 @@ def similarity(
     return H
 
 
+def head_slice_pair(size1: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A textured 200 × 200 head slice on a black surround (a scan), its moving view of
+    ``size1`` under a known similarity, and that similarity H_1to0."""
+    yy, xx = np.mgrid[0:200, 0:200]
+    head = ((xx - 100) / 70) ** 2 + ((yy - 100) / 80) ** 2 <= 1
+    noise = np.random.default_rng(0).random((200, 200)).astype(np.float32)
+    texture = cv2.GaussianBlur(noise, (0, 0), 2)
+    texture = (texture - texture.min()) / np.ptp(texture)
+    fixed = np.where(head, 0.2 + 0.8 * texture, 0.0).astype(np.float32)
+    H = similarity(10.0, 0.9, (4.0, -3.0), (100, 100))
+    return fixed, warp_to_moving(fixed, H, size1), H
+
+
 @pytest.fixture(scope="session")
 def camera() -> np.ndarray:
     """512×512 uint8 grayscale photograph shipped with scikit-image."""

@@ -105,7 +105,11 @@ class Registration:
     ("; information 1.0412 -> 1.0466", or "; kept: ..." and why), and, for unsure
     scans, by that of the search of other views of the moving image ("; view: moving
     ×1.25 turned 0° (confidence 0.31 -> 0.74)" when one was sure and surer, "; views:
-    none of 3 sure" when none was; ``RegisterConfig.view_search``).
+    none of 3 sure" when none was; ``RegisterConfig.view_search``). A scan matched again
+    in its registered frame (``RegisterConfig.rematch``) reports the second
+    registration's refinement, then "; rematched, 6.7 px from the first registration
+    (...)" with the first's in brackets, or the first's followed by "; kept: rematch
+    failed" or "; kept: rematch moved the grid 47.8 px".
     ``rotation_degrees`` is the clockwise quarter-turn rotation of the moving image
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
     already includes it. ``structure_correlation`` is the agreement of the two images'

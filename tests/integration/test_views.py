@@ -2,7 +2,6 @@
 
 from dataclasses import replace
 
-import cv2
 import numpy as np
 import pytest
 
@@ -15,7 +14,7 @@ from modalign.geometry.transforms import similarity_view, transform_points
 from modalign.matchers.base import Matcher
 from modalign.pipeline import ViewSearchConfig
 
-from ..conftest import similarity, warp_to_moving
+from ..conftest import head_slice_pair, warp_to_moving
 
 SIZE1 = (180, 200)  # moving (width, height)
 
@@ -43,16 +42,8 @@ class OneViewMatcher(Matcher):
 
 @pytest.fixture(scope="module")
 def slices():
-    """A textured head slice on a black surround, its moving view under a known
-    similarity, and a confidence file rating registrations by their inliers."""
-    yy, xx = np.mgrid[0:200, 0:200]
-    head = ((xx - 100) / 70) ** 2 + ((yy - 100) / 80) ** 2 <= 1
-    noise = np.random.default_rng(0).random((200, 200)).astype(np.float32)
-    texture = cv2.GaussianBlur(noise, (0, 0), 2)
-    texture = (texture - texture.min()) / np.ptp(texture)
-    fixed = np.where(head, 0.2 + 0.8 * texture, 0.0).astype(np.float32)
-    H = similarity(10.0, 0.9, (4.0, -3.0), (100, 100))
-    return fixed, warp_to_moving(fixed, H, SIZE1), H
+    """A textured head slice on a black surround, its moving view and H_1to0."""
+    return head_slice_pair(SIZE1)
 
 
 def _rated(tmp_path, matcher: Matcher) -> str:
@@ -82,8 +73,10 @@ def test_an_unsure_scan_is_registered_from_the_view_the_matcher_reads(slices, tm
         atol=0.5,
     )
     assert registration.timings["views"] > 0
-    # the base view, then each configured view once
-    assert len(matcher.calls) == 1 + len(ViewSearchConfig().views)
+    # the base view, each configured view once, then the winner's registered view (which
+    # this matcher does not read: the rematch fails and the view's registration is kept)
+    assert len(matcher.calls) == 1 + len(ViewSearchConfig().views) + 1
+    assert registration.refinement.endswith("; kept: rematch failed")
 
 
 def test_no_view_is_searched_when_off_sure_or_unrated(slices, tmp_path):
@@ -98,7 +91,8 @@ def test_no_view_is_searched_when_off_sure_or_unrated(slices, tmp_path):
     # a registration sure enough is not searched
     sure = OneViewMatcher(H, 1.0, 0.0)
     registration = register(fixed, moving, matcher=sure, config=rated)
-    assert registration.success and len(sure.calls) == 1 and "view" not in registration.refinement
+    assert registration.success and "view" not in registration.refinement
+    assert sure.calls == [SIZE1, fixed.shape[::-1]]  # the pair, then only the rematch
 
 
 def test_a_view_must_itself_be_sure_to_replace_a_registration(slices, tmp_path):
