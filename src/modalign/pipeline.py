@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Any
 
 import cv2
 import numpy as np
@@ -15,16 +15,12 @@ import numpy as np
 from ._version import __version__
 from .checks import information_refined, most_informative, registered, wants_information
 from .confidence import ConfidenceModel, features, load_model, matcher_key
-from .errors import ConfigError
-from .eval.metrics import grid_error
 from .geometry.estimate import (
     Estimate,
     GeometryConfig,
-    estimate_transform,
 )
 from .geometry.information import (
     InformationConfig,
-    dark_surround,
 )
 from .geometry.refine import (
     RefineConfig,
@@ -33,8 +29,6 @@ from .geometry.refine import (
 )
 from .geometry.transforms import (
     normalize_homography,
-    rotate90,
-    rotation90_transform,
     similarity_view,
     transform_points,
 )
@@ -42,6 +36,17 @@ from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
 from .types import MatchResult, Registration
+from .views import (
+    Outcome,
+    RematchConfig,
+    ViewSearchConfig,
+    match_with_rotations,
+    rematched,
+    surety,
+    view_note,
+    wants_rematch,
+    wants_views,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,67 +54,6 @@ logger = logging.getLogger(__name__)
 # matcher's network and the maps' FFTs leave each other idle cores, and both release the
 # GIL, so a registration takes about the longer of the two rather than their sum.
 _BACKGROUND = ThreadPoolExecutor(max_workers=4, thread_name_prefix="modalign-structure")
-
-
-@dataclass(frozen=True)
-class ViewSearchConfig:
-    """Matching again with the moving image seen at other scales and angles, when a
-    registration is unsure.
-
-    A learned matcher reads a small scan at the scale and orientation it was shown: on
-    the aanlib slices its failures are far more frequent when the moving slice was
-    turned by more than 20° or shrunk below 0.85 (docs/model_card.md, "Views of unsure
-    scans"). Each view is matched and fitted on its own; its matches are mapped back to
-    the moving image, so that the refinements, checks and confidence run on the images
-    as given; the registration of highest confidence is kept.
-
-    Attributes:
-        mode: "scans" searches pairs of scans (both images on a dark surround, see
-            ``InformationConfig.dark_ring``); "all" any pair; "none" never.
-        views: (scale, degrees) of each view: the moving image scaled and turned
-            clockwise about its centre.
-        below_confidence: only registrations that failed or whose confidence is below
-            this are searched (needs the confidence model of the matcher in use), and a
-            view replaces them only with a confidence of at least this (an unsure view
-            is no better evidence than an unsure registration).
-    """
-
-    mode: Literal["scans", "all", "none"] = "scans"
-    views: tuple[tuple[float, float], ...] = ((1.0, -20.0), (1.0, 20.0), (1.25, 0.0))
-    below_confidence: float = 0.5
-
-    def __post_init__(self) -> None:
-        for scale, _ in self.views:
-            if not 0.1 <= scale <= 10:
-                raise ConfigError(f"view_search.views: scale {scale} is outside [0.1, 10]")
-
-
-@dataclass(frozen=True)
-class RematchConfig:
-    """Matching again with the moving image warped onto the fixed one by the registration.
-
-    Warped by its registration, the moving image is nearly upright and at the fixed
-    image's scale, where a learned matcher reads it best: on the aanlib slices the
-    matches of that view fit estimates several pixels closer to the truth
-    (docs/model_card.md, "Rematching in the registered frame"). The view's matches are
-    mapped back to the moving image and fitted, refined, checked and rated as the first
-    ones were; the result replaces the first registration unless it fails or moves the
-    moving image's grid too far.
-
-    Attributes:
-        mode: "scans" rematches pairs of scans (both images on a dark surround, see
-            ``InformationConfig.dark_ring``); "all" any registered pair; "none" never.
-        max_move: the farthest the rematch may move the moving image's grid (mean over
-            10 × 10 points) from the first registration, as a fraction of the fixed
-            image's longer side.
-    """
-
-    mode: Literal["scans", "all", "none"] = "scans"
-    max_move: float = 0.15
-
-    def __post_init__(self) -> None:
-        if not self.max_move > 0:
-            raise ConfigError(f"rematch.max_move: {self.max_move} is not positive")
 
 
 @dataclass(frozen=True)
@@ -144,54 +88,6 @@ class RegisterConfig:
     normalization0: NormalizationConfig = field(default_factory=NormalizationConfig)
     normalization1: NormalizationConfig = field(default_factory=NormalizationConfig)
     confidence: str = ""
-
-
-def _rank(estimate: Estimate) -> tuple[bool, int]:
-    return estimate.H_1to0 is not None, estimate.num_inliers
-
-
-def match_with_rotations(
-    matcher: Matcher,
-    image0: np.ndarray,
-    image1: np.ndarray,
-    geometry: GeometryConfig,
-    rotation_search: bool,
-    view: tuple[np.ndarray, tuple[int, int]] | None = None,
-) -> tuple[MatchResult, Estimate, int, dict[str, float]]:
-    """Match and fit for each tried rotation of image 1; keep the best.
-
-    Args:
-        image0, image1: normalised float32 images.
-        view: match this view of image 1: the [3, 3] map from its pixels to the view's
-            and the view's (width, height) (e.g. ``similarity_view``).
-    Returns:
-        (matches in original moving pixels, estimate, quarter turns applied, timings).
-    """
-    height1, width1 = image1.shape[:2]
-    timings = {"match": 0.0, "estimate": 0.0}
-    seen, to_seen = image1, np.eye(3)
-    if view is not None:
-        to_seen, size = view
-        seen = cv2.warpPerspective(image1, to_seen, size, flags=cv2.INTER_LINEAR)
-    best: tuple[MatchResult, Estimate, int] | None = None
-    for quarter in range(4) if rotation_search else (0,):
-        start = time.perf_counter()
-        result = matcher.match_normalized(image0, rotate90(seen, quarter))
-        turn = rotation90_transform(quarter, seen.shape[1], seen.shape[0])
-        to_original = np.linalg.inv(turn @ to_seen)
-        keypoints1 = transform_points(to_original, result.keypoints1)
-        matches = MatchResult(
-            result.keypoints0, keypoints1, result.confidence, result.image_size0, (width1, height1)
-        )
-        timings["match"] += time.perf_counter() - start
-        start = time.perf_counter()
-        estimate = estimate_transform(keypoints1, matches.keypoints0, (width1, height1), geometry)
-        timings["estimate"] += time.perf_counter() - start
-        logger.debug("rotation %d°: %d matches, %s", 90 * quarter, len(matches), estimate.reason)
-        if best is None or _rank(estimate) > _rank(best[1]):
-            best = (matches, estimate, quarter)
-    assert best is not None
-    return (*best, timings)
 
 
 def register(
@@ -254,7 +150,7 @@ def register(
             pending = None
         return maps
 
-    def attempt(view: tuple[float, float] | None) -> _Outcome:
+    def attempt(view: tuple[float, float] | None) -> Outcome:
         """Match (this view of the moving image), fit, refine, check, rate."""
         seen = None if view is None else similarity_view(width1, height1, *view)
         matches, estimate, quarter, stage_timings = match_with_rotations(
@@ -263,7 +159,7 @@ def register(
         for stage, seconds in stage_timings.items():
             timings[stage] = timings.get(stage, 0.0) + seconds
         if estimate.H_1to0 is None or not needs_structure(config):
-            return _Outcome(matches, estimate, quarter, "off", None, None, None, view)
+            return Outcome(matches, estimate, quarter, "off", None, None, None, view)
         notify("refining and verifying")
         grays = (gray0, gray1)
         concluded = _concluded(
@@ -274,24 +170,25 @@ def register(
     notify("matching")
     try:
         outcome = attempt(None)
-        if _wants_views(outcome, gray0, gray1, config, model is not None):
+        rated = model is not None and needs_structure(config)
+        if wants_views(outcome, gray0, gray1, config, rated):
             notify("searching other views")
             start = time.perf_counter()
             first = outcome
             sure = config.view_search.below_confidence
             for view in config.view_search.views:
                 candidate = attempt(view)
-                surety = _surety(candidate)
-                if surety >= sure and surety > _surety(outcome):
+                rating = surety(candidate)
+                if rating >= sure and rating > surety(outcome):
                     outcome = candidate
             timings["views"] = time.perf_counter() - start
-            note = _view_note(first, outcome, config)
+            note = view_note(first, outcome, config)
             outcome = replace(outcome, refinement=f"{outcome.refinement}; {note}")
-        if _wants_rematch(outcome, gray0, gray1, config):
+        if wants_rematch(outcome, gray0, gray1, config):
             notify("matching again in the registered frame")
             start = time.perf_counter()
             second = _rematch(image0, image1, outcome, matcher_object, config)
-            outcome = _rematched(outcome, second, config, (width0, height0))
+            outcome = rematched(outcome, second, config, (width0, height0))
             timings["rematch"] = time.perf_counter() - start
     finally:
         _settle(pending)
@@ -321,20 +218,6 @@ def register(
     )
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """One attempt at the registration: matches, fit, and the findings about it."""
-
-    matches: MatchResult
-    estimate: Estimate
-    quarter: int
-    refinement: str
-    correlation: float | None
-    sharpness: float | None
-    confidence: float | None
-    view: tuple[float, float] | None = None
-
-
 def _concluded(
     matches: MatchResult,
     estimate: Estimate,
@@ -344,7 +227,7 @@ def _concluded(
     config: RegisterConfig,
     model: ConfidenceModel | None,
     timings: dict[str, float],
-) -> _Outcome:
+) -> Outcome:
     """Refine and check a fitted estimate, then rate it (``timings`` accumulate)."""
     start = time.perf_counter()
     checked = registered(estimate, matches, maps, config)
@@ -361,42 +244,10 @@ def _concluded(
         confidence = model(
             features(checked.correlation, checked.sharpness, num_inliers, len(matches))
         )
-    return _Outcome(
+    return Outcome(
         matches, checked.estimate, quarter, checked.refinement, checked.correlation,
         checked.sharpness, confidence,
     )  # fmt: skip
-
-
-def _surety(outcome: _Outcome) -> float:
-    """How sure a registration is: its confidence; -1 if it failed."""
-    if outcome.estimate.H_1to0 is None or outcome.confidence is None:
-        return -1.0
-    return outcome.confidence
-
-
-def _wants_views(
-    outcome: _Outcome, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig, rated: bool
-) -> bool:
-    """Whether ``config.view_search`` matches this pair again (see its docstring)."""
-    search = config.view_search
-    if search.mode == "none" or not search.views or not rated or not needs_structure(config):
-        return False
-    if _surety(outcome) >= search.below_confidence:
-        return False
-    if search.mode == "all":
-        return True
-    return dark_surround(gray0, config.information) and dark_surround(gray1, config.information)
-
-
-def _wants_rematch(
-    outcome: _Outcome, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig
-) -> bool:
-    """Whether ``config.rematch`` matches this registered pair again (see its docstring)."""
-    if config.rematch.mode == "none" or outcome.estimate.H_1to0 is None:
-        return False
-    if config.rematch.mode == "all":
-        return True
-    return dark_surround(gray0, config.information) and dark_surround(gray1, config.information)
 
 
 # Images already normalised to [0, 1] (and colour-mapped ones read as their scalar).
@@ -406,10 +257,10 @@ _AS_GIVEN = NormalizationConfig(method="none", colour_map=False)
 def _rematch(
     image0: np.ndarray,
     image1: np.ndarray,
-    first: _Outcome,
+    first: Outcome,
     matcher: Matcher,
     config: RegisterConfig,
-) -> _Outcome:
+) -> Outcome:
     """Register the moving image warped onto the fixed one by ``first``'s transform
     (nothing searched again), in the moving image's own pixels: the transform composed
     with the warp, the matches mapped back through it."""
@@ -440,36 +291,10 @@ def _rematch(
     kinds = (second.transform or first.estimate.transform, first.estimate.transform)
     kind = max(kinds, key=lambda model: model.degrees_of_freedom)
     estimate = Estimate(kind, composed, second.inliers, second.rmse, second.reason)
-    return _Outcome(
+    return Outcome(
         matches, estimate, first.quarter, second.refinement, second.structure_correlation,
         second.structure_sharpness, second.confidence,
     )  # fmt: skip
-
-
-def _rematched(
-    first: _Outcome, second: _Outcome, config: RegisterConfig, size0: tuple[int, int]
-) -> _Outcome:
-    """The rematch ``second`` in place of ``first`` unless it failed or moved too far."""
-    if second.estimate.H_1to0 is None:
-        return replace(first, refinement=f"{first.refinement}; kept: rematch failed")
-    assert first.estimate.H_1to0 is not None
-    moved = grid_error(second.estimate.H_1to0, first.estimate.H_1to0, first.matches.image_size1)
-    if moved > config.rematch.max_move * max(size0):
-        note = f"kept: rematch moved the grid {moved:.1f} px"
-        return replace(first, refinement=f"{first.refinement}; {note}")
-    note = f"rematched, {moved:.1f} px from the first registration ({first.refinement})"
-    return replace(second, refinement=f"{second.refinement}; {note}")
-
-
-def _view_note(first: _Outcome, chosen: _Outcome, config: RegisterConfig) -> str:
-    tried = len(config.view_search.views)
-    if chosen is first:
-        return f"views: none of {tried} sure"
-    scale, degrees = chosen.view
-    return (
-        f"view: moving ×{scale:g} turned {degrees:g}° "
-        f"(confidence {max(_surety(first), 0):.2f} -> {chosen.confidence:.2f})"
-    )
 
 
 def _timed_structure_maps(
