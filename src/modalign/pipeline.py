@@ -9,7 +9,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ._version import __version__
@@ -32,6 +31,7 @@ from .geometry.transforms import (
     similarity_view,
     transform_points,
 )
+from .geometry.warp import warp_image
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
@@ -267,7 +267,7 @@ def _rematch(
     H = first.estimate.H_1to0
     assert H is not None
     height0, width0 = image0.shape[:2]
-    warped = cv2.warpPerspective(image1, H, (width0, height0), flags=cv2.INTER_LINEAR)
+    warped, _ = warp_image(image1, H, (width0, height0))
     once = replace(
         config,
         rotation_search=False,
