@@ -6,6 +6,7 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from modalign.checks import (
     Checked,
@@ -20,6 +21,7 @@ from modalign.eval.metrics import grid_error
 from modalign.geometry.estimate import Estimate, GeometryConfig, estimate_transform
 from modalign.geometry.information import (
     InformationConfig,
+    _parzen,
     blurred_scans,
     dark_surround,
     fine_detail,
@@ -182,6 +184,23 @@ def test_a_blurred_scan_has_less_fine_detail(scan_pair):
     assert blurred_scans(mri, pet, config) and blurred_scans(pet, mri, config)
     sharp_other = np.where(mri > 0, 1.0 - mri, 0.0).astype(np.float32)  # another MR contrast
     assert not blurred_scans(mri, sharp_other, config)
+
+
+def test_the_parzen_window_is_a_gaussian_one_bin_wide_and_never_subnormal():
+    values = torch.linspace(0, 1, 1001, dtype=torch.float32)
+    weights = _parzen(values, 32)
+    centres = np.linspace(0, 1, 32)
+    exact = np.exp(-0.5 * ((values.numpy()[:, None].astype(np.float64) - centres) * 32) ** 2)
+    exact /= exact.sum(axis=1, keepdims=True)
+    assert np.allclose(weights.numpy(), exact, rtol=0, atol=1e-6)
+    assert torch.allclose(weights.sum(dim=1), torch.ones(1001))
+    # subnormal floats make exp and its gradient several times slower: a weight is either
+    # exactly 0 (more than 12.6 bins from the value) or a normal float
+    assert not ((weights > 0) & (weights < torch.finfo(torch.float32).tiny)).any()
+    values.requires_grad_(True)
+    (gradient,) = torch.autograd.grad((_parzen(values, 32) ** 2).sum(), values)
+    assert torch.isfinite(gradient).all()
+    assert not ((gradient.abs() > 0) & (gradient.abs() < torch.finfo(torch.float32).tiny)).any()
 
 
 @pytest.mark.parametrize("model", list(TransformType))
