@@ -156,3 +156,8 @@ def test_register_timing_on_a_set(tmp_path):
     times = register_times(str(data), pairs=5, threads=1, repeats=1)
     assert times["pairs"] == 2
     assert 0 < times["register_640x480_median_s"] <= times["register_640x480_max_s"] < 60
+    # the stages of the fastest calls, in the order register runs them
+    stages = [name for name in times if name.startswith("stage_")]
+    assert stages[:3] == ["stage_read_s", "stage_match_s", "stage_estimate_s"]
+    assert all(0 <= times[name] <= times["register_640x480_max_s"] for name in stages)
+    assert times["stage_match_s"] > 0
