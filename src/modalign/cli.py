@@ -134,9 +134,11 @@ def register(
     if as_json:
         print(json.dumps(report if registration.success else registration.to_dict(), indent=2))
     if not registration.success:
+        hint = "try --rotation-search, another --matcher, or --transform similarity"
+        if registration.confidence is not None:  # rated, then found too unsure
+            hint = "do both images show the same scene? --set min_confidence=0 keeps it"
         raise RegistrationError(
-            f"registration failed: {registration.reason}; nothing written "
-            "(try --rotation-search, another --matcher, or --transform similarity)"
+            f"registration failed: {registration.reason}; nothing written ({hint})"
         )
     if not quiet and not as_json:
         _print_summary(registration, out)

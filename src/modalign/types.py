@@ -118,8 +118,10 @@ class Registration:
     ``structure_sharpness`` how much of that correlation is lost when the moving image is
     displaced by 1/80 of its size (near 0 where it comes from blurred shapes or from
     chance). ``confidence`` is the calibrated probability that ``H_1to0`` is within 10 px
-    of the truth (:mod:`modalign.confidence`); None for a failure, without the structure
-    check, or for a matcher the shipped model was not fitted for.
+    of the truth (:mod:`modalign.confidence`); None for a failure before the rating,
+    without the structure check, or for a matcher the shipped model was not fitted for.
+    A registration rated below ``RegisterConfig.min_confidence`` fails ("too unsure:
+    confidence 0.12 < 0.3") and keeps its confidence.
     """
 
     success: bool

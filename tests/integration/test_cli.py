@@ -9,7 +9,9 @@ import pytest
 from typer.testing import CliRunner
 
 from modalign.cli import app
+from modalign.confidence import ConfidenceModel, matcher_key
 from modalign.eval.metrics import grid_error
+from modalign.registry import shared_matcher
 
 runner = CliRunner()
 PRODUCTS = {
@@ -156,6 +158,26 @@ def test_failed_registration_exits_3_and_writes_nothing(tmp_path, pair_files):
     result = runner.invoke(app, ["register", str(fixed), str(noise), "-o", str(out), "-m", "sift"])
     assert result.exit_code == 3 and "registration failed" in result.stderr
     assert list(out.iterdir()) == []
+
+
+def test_an_unsure_registration_exits_3_says_why_and_writes_nothing(tmp_path, pair_files):
+    fixed, moving, _ = pair_files
+    doubtful = tmp_path / "doubtful.json"  # rates every registration of the default matcher 5%
+    key = matcher_key(shared_matcher("modalign"))
+    ConfidenceModel(key, (0.0,) * 4, (1.0,) * 4, (0.0,) * 4, float(np.log(0.05 / 0.95))).save(
+        doubtful
+    )
+    out = tmp_path / "out"
+    args = ["register", str(fixed), str(moving), "-o", str(out), "--set", f"confidence={doubtful}"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3 and not out.exists()
+    assert result.stderr.strip() == (
+        "modalign: error: registration failed: too unsure: confidence 0.05 < 0.3; "
+        "nothing written "
+        "(do both images show the same scene? --set min_confidence=0 keeps it)"
+    )
+    kept = runner.invoke(app, [*args, "--set", "min_confidence=0"])
+    assert kept.exit_code == 0 and "confidence 5% that it is within 10 px" in kept.stdout
 
 
 def test_flat_images_fail_cleanly(tmp_path):

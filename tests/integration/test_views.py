@@ -1,4 +1,5 @@
-"""The search of other views of the moving image when a registration is unsure."""
+"""The search of other views of the moving image when a registration is unsure, and the
+failure of a registration that stays unsure."""
 
 from dataclasses import replace
 
@@ -104,6 +105,31 @@ def test_a_view_must_itself_be_sure_to_replace_a_registration(slices, tmp_path):
     lenient = replace(config, view_search=ViewSearchConfig(below_confidence=0.2))
     registration = register(fixed, moving, matcher=matcher, config=lenient)
     assert registration.success and 0.2 <= registration.confidence < 0.5
+
+
+def test_a_registration_rated_below_min_confidence_fails_and_keeps_its_rating(slices, tmp_path):
+    fixed, moving, H = slices
+    matcher = OneViewMatcher(H, 1.0, 0.0, count=24)  # right, but few matches: rated unsure
+    config = RegisterConfig(
+        confidence=_rated(tmp_path, matcher), view_search=ViewSearchConfig(mode="none")
+    )
+    lenient = register(fixed, moving, matcher=matcher, config=replace(config, min_confidence=0))
+    assert lenient.success and 0.05 < lenient.confidence < 0.95
+    assert grid_error(lenient.H_1to0, H, SIZE1) < 0.5
+    # the same registration, judged: a failure without a transform, its rating kept
+    minimum = round(lenient.confidence + 0.02, 2)
+    strict = register(
+        fixed, moving, matcher=matcher, config=replace(config, min_confidence=minimum)
+    )
+    assert not strict.success and strict.H_1to0 is None and strict.to_dict()["H_1to0"] is None
+    assert strict.confidence == pytest.approx(lenient.confidence)
+    assert strict.reason == f"too unsure: confidence {lenient.confidence:.2f} < {minimum:g}"
+    assert strict.num_inliers == lenient.num_inliers
+    # just under its rating, it stands
+    passing = replace(config, min_confidence=round(lenient.confidence - 0.02, 2))
+    assert register(fixed, moving, matcher=matcher, config=passing).success
+    with pytest.raises(ConfigError, match=r"min_confidence: 1.0 is not in \[0, 1\)"):
+        replace(config, min_confidence=1.0)
 
 
 def test_photographs_are_searched_only_in_mode_all(slices, tmp_path, camera):
