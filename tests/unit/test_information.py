@@ -1,6 +1,7 @@
 """Normalised mutual information, the pipeline's choice among fitted models by it, and the
 refinement of blurred scans by maximising it."""
 
+import threading
 from dataclasses import replace
 
 import cv2
@@ -21,6 +22,7 @@ from modalign.eval.metrics import grid_error
 from modalign.geometry.estimate import Estimate, GeometryConfig, estimate_transform
 from modalign.geometry.information import (
     InformationConfig,
+    _one_thread,
     _parzen,
     blurred_scans,
     dark_surround,
@@ -217,6 +219,50 @@ def test_maximising_the_information_undoes_the_matches_bias(scan_pair, model):
         assert linear[0, 0] == pytest.approx(linear[1, 1]) and linear[0, 1] == pytest.approx(
             -linear[1, 0]
         )
+
+
+def test_the_refinement_is_the_same_on_any_number_of_threads(scan_pair):
+    mri, pet, _, start = scan_pair
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for count in (1, 3, 2):
+            torch.set_num_threads(count)
+            refined, _ = maximise_information(
+                mri, pet, start, TransformType.HOMOGRAPHY, InformationConfig()
+            )
+            results.append(refined)
+            assert torch.get_num_threads() == count  # restored
+    finally:
+        torch.set_num_threads(threads)
+    assert np.array_equal(results[0], results[1]) and np.array_equal(results[0], results[2])
+
+
+def test_one_thread_holds_for_concurrent_callers_and_is_restored_after_the_last():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    inside, entered, leave = [], threading.Barrier(2), threading.Event()
+
+    def caller(first: bool) -> None:
+        with _one_thread():
+            entered.wait()
+            inside.append(torch.get_num_threads())
+            if first:
+                leave.set()  # the first leaves while the second is still inside
+            else:
+                leave.wait()
+                inside.append(torch.get_num_threads())
+
+    try:
+        workers = [threading.Thread(target=caller, args=(f,)) for f in (True, False)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        assert inside == [1, 1, 1]
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_a_refinement_that_loses_information_or_moves_too_far_is_not_kept(scan_pair):

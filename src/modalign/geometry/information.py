@@ -12,7 +12,9 @@ and, for blurred scans on a dark background, maximises it to refine the transfor
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -279,6 +281,32 @@ def _basis(transform: TransformType) -> torch.Tensor:
     return basis
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_USERS = [0, 0]  # calls inside _one_thread, torch's thread count before the first
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run torch on one thread inside, restoring its thread count when the last of any
+    concurrent callers leaves. Torch splits the histogram's sums differently on different
+    thread counts, and Adam's path follows the rounding: the same pair ended up to a few
+    pixels apart on one and two threads (docs/model_card.md, "Mutual information refines
+    blurred scans"); on one thread it is the same on any machine, and the same as in the
+    benchmark's one-thread workers."""
+    with _THREADS_LOCK:
+        if _THREADS_USERS[0] == 0:
+            _THREADS_USERS[1] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_USERS[0] += 1
+    try:
+        yield
+    finally:
+        with _THREADS_LOCK:
+            _THREADS_USERS[0] -= 1
+            if _THREADS_USERS[0] == 0:
+                torch.set_num_threads(_THREADS_USERS[1])
+
+
 def _ascend(
     objective: Callable[[torch.Tensor], torch.Tensor],
     transform: Callable[[torch.Tensor], torch.Tensor],
@@ -343,7 +371,7 @@ def maximise_information(
         correction = torch.eye(3, dtype=torch.float64) + (values[:, None, None] * basis).sum(0)
         return from_unit @ correction @ to_unit @ start
 
-    with torch.enable_grad():
+    with torch.enable_grad(), _one_thread():
         for size, steps, rate in zip(
             config.sizes, config.iterations, config.learning_rates, strict=True
         ):
