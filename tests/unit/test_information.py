@@ -241,17 +241,17 @@ def test_the_refinement_is_the_same_on_any_number_of_threads(scan_pair):
 def test_one_thread_holds_for_concurrent_callers_and_is_restored_after_the_last():
     threads = torch.get_num_threads()
     torch.set_num_threads(3)
-    inside, entered, leave = [], threading.Barrier(2), threading.Event()
+    inside, entered, left = [], threading.Barrier(2), threading.Event()
 
     def caller(first: bool) -> None:
         with _one_thread():
             entered.wait()
             inside.append(torch.get_num_threads())
-            if first:
-                leave.set()  # the first leaves while the second is still inside
-            else:
-                leave.wait()
+            if not first:
+                left.wait()  # the first has left while this one is still inside
                 inside.append(torch.get_num_threads())
+        if first:
+            left.set()
 
     try:
         workers = [threading.Thread(target=caller, args=(f,)) for f in (True, False)]
