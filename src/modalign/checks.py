@@ -139,8 +139,7 @@ def verify(
     minimum = config.geometry.min_structure_correlation
     if correlation < minimum:
         reason = f"registered structures do not agree (correlation {correlation:.2f} < {minimum})"
-        failed = Estimate(estimate.transform, None, estimate.inliers, estimate.rmse, reason)
-        return failed, correlation, sharpness
+        return estimate.refused(reason), correlation, sharpness
     return estimate, correlation, sharpness
 
 

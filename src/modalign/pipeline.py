@@ -268,8 +268,7 @@ def _trusted(outcome: Outcome, minimum: float) -> Outcome:
     if estimate.H_1to0 is None or confidence is None or confidence >= minimum:
         return outcome
     reason = f"too unsure: confidence {confidence:.2f} < {minimum:g}"
-    failed = Estimate(estimate.transform, None, estimate.inliers, estimate.rmse, reason)
-    return replace(outcome, estimate=failed)
+    return replace(outcome, estimate=estimate.refused(reason))
 
 
 # Images already normalised to [0, 1] (and colour-mapped ones read as their scalar).

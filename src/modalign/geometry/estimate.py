@@ -112,6 +112,10 @@ class Estimate:
     def num_inliers(self) -> int:
         return int(self.inliers.sum())
 
+    def refused(self, reason: str) -> Estimate:
+        """This estimate without its transform, refused for ``reason`` (a later check)."""
+        return Estimate(self.transform, None, self.inliers, self.rmse, reason)
+
 
 def _fit(
     model: TransformType, points1: np.ndarray, points0: np.ndarray, config: GeometryConfig

@@ -281,8 +281,13 @@ def _basis(transform: TransformType) -> torch.Tensor:
     return basis
 
 
-_THREADS_LOCK = threading.Lock()
-_THREADS_USERS = [0, 0]  # calls inside _one_thread, torch's thread count before the first
+class _ThreadPin:
+    """How many callers are inside :func:`_one_thread`, and torch's thread count before
+    the first of them entered."""
+
+    lock = threading.Lock()
+    callers = 0
+    saved = 1
 
 
 @contextmanager
@@ -293,18 +298,18 @@ def _one_thread() -> Iterator[None]:
     pixels apart on one and two threads (docs/model_card.md, "Mutual information refines
     blurred scans"); on one thread it is the same on any machine, and the same as in the
     benchmark's one-thread workers."""
-    with _THREADS_LOCK:
-        if _THREADS_USERS[0] == 0:
-            _THREADS_USERS[1] = torch.get_num_threads()
+    with _ThreadPin.lock:
+        if _ThreadPin.callers == 0:
+            _ThreadPin.saved = torch.get_num_threads()
             torch.set_num_threads(1)
-        _THREADS_USERS[0] += 1
+        _ThreadPin.callers += 1
     try:
         yield
     finally:
-        with _THREADS_LOCK:
-            _THREADS_USERS[0] -= 1
-            if _THREADS_USERS[0] == 0:
-                torch.set_num_threads(_THREADS_USERS[1])
+        with _ThreadPin.lock:
+            _ThreadPin.callers -= 1
+            if _ThreadPin.callers == 0:
+                torch.set_num_threads(_ThreadPin.saved)
 
 
 def _ascend(
