@@ -16,9 +16,17 @@ from modalign.confidence import (
     load_model,
 )
 from modalign.errors import InputError
-from modalign.eval.calibrate import auroc, reliability, report, unrelated_pairs
+from modalign.eval.calibrate import (
+    auroc,
+    main,
+    matcher_settings,
+    reliability,
+    report,
+    unrelated_pairs,
+)
 from modalign.eval.datasets import Pair
 from modalign.hub import WEIGHTS
+from modalign.models.checkpoint import model_path
 
 
 def _samples(n=400, seed=0):
@@ -112,3 +120,36 @@ def test_report_says_when_auroc_is_undefined():
 def test_people_read_a_percentage_that_is_never_a_flat_100():
     assert describe(0.42) == "confidence 42% that it is within 10 px"
     assert describe(0.9996) == "confidence over 99% that it is within 10 px"
+
+
+def test_a_fit_for_other_weights_is_keyed_to_them(tmp_path):
+    """``--weights``: the matcher the fit registers with is the one a run with
+    ``matcher_conf.weights=FILE`` uses, so the fitted model is found for it (and only it)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    from modalign.confidence import matcher_key
+    from modalign.registry import shared_matcher
+
+    shipped = model_path("modalign")
+    with safe_open(shipped, "pt") as handle:
+        metadata = handle.metadata()
+    tensors = load_file(shipped)
+    name = sorted(tensors)[0]
+    tensors[name] = tensors[name] + 1e-3
+    other = tmp_path / "other.safetensors"
+    save_file(tensors, other, metadata=metadata)
+
+    assert matcher_settings("") == {"threads": 1}
+    fitted = shared_matcher("modalign", matcher_settings(str(other)))
+    used = shared_matcher("modalign", {"weights": str(other), "threads": 2})
+    default = shared_matcher("modalign", matcher_settings(""))
+    assert matcher_key(fitted) == matcher_key(used) != matcher_key(default)
+    assert matcher_key(default) == load_model().matcher
+
+
+def test_a_missing_weights_file_is_a_one_line_error(tmp_path, capsys):
+    with pytest.raises(SystemExit, match="missing.safetensors: no such weights file"):
+        main(["--data", str(tmp_path), "--out", str(tmp_path / "c.json"),
+              "--weights", str(tmp_path / "missing.safetensors")])  # fmt: skip
+    assert not (tmp_path / "c.json").exists()

@@ -5,6 +5,9 @@ of each ``--data`` set under the benchmark's protocol, plus ``--unrelated`` pair
 set made of one pair's fixed image and another pair's moving image (always wrong), with
 the default pipeline; every successful registration is one sample (right: within 10 px).
 The model is written to ``--out`` (the shipped one: ``modalign/weights/confidence.json``).
+``--weights FILE`` fits it for other weights of the default matcher (a ``modalign train``
+run's, say); a run uses the two together with ``--set matcher_conf.weights=FILE --set
+confidence=MODEL``, as the model holds the key of the weights it was fitted for.
 
 ``--check FOLDER`` instead reads the records of a ``modalign bench`` output folder (they
 hold each registration's confidence) and prints, per set, how the predicted confidence
@@ -41,16 +44,16 @@ def unrelated_pairs(pairs: list[Pair], count: int, seed: int) -> list[tuple[Pair
     return [(ordered[i], ordered[(i + o) % n]) for i, o in zip(firsts, offsets, strict=True)]
 
 
-def _sample(job: tuple[Pair, Pair | None, int]) -> dict | None:
+def _sample(job: tuple[Pair, Pair | None, int, str]) -> dict | None:
     """Register one job; its features and label, or None if it failed."""
     from ..pipeline import RegisterConfig, register
     from ..registry import shared_matcher
     from .protocol import make_problem
 
-    pair, other, seed = job
+    pair, other, seed, weights = job
     problem = make_problem(pair, seed)
     moving = make_problem(other, seed).moving if other is not None else problem.moving
-    config = RegisterConfig(matcher_conf={"threads": 1}, confidence="none")
+    config = RegisterConfig(matcher_conf=matcher_settings(weights), confidence="none")
     matcher = shared_matcher(config.matcher, config.matcher_conf)
     registration = register(problem.fixed, moving, matcher=matcher, config=config)
     if not registration.success or registration.structure_sharpness is None:
@@ -71,15 +74,24 @@ def _sample(job: tuple[Pair, Pair | None, int]) -> dict | None:
     }
 
 
-def collect(data: list[str], unrelated: int, seed: int, workers: int) -> list[dict]:
-    """Samples of the tuning parts of ``data`` and of their unrelated couples."""
+def matcher_settings(weights: str) -> dict:
+    """``matcher_conf`` of the fit: the default matcher on one thread, with ``weights``
+    (a file or registry name of the learned matcher's weights) where given."""
+    return {"threads": 1, **({"weights": weights} if weights else {})}
+
+
+def collect(
+    data: list[str], unrelated: int, seed: int, workers: int, weights: str = ""
+) -> list[dict]:
+    """Samples of the tuning parts of ``data`` and of their unrelated couples, registered
+    with the default matcher (``weights``: other weights for it, see ``matcher_settings``)."""
     from .bench import _worker_setup
 
-    jobs: list[tuple[Pair, Pair | None, int]] = []
+    jobs: list[tuple[Pair, Pair | None, int, str]] = []
     for directory in data:
         tuning = holdout(read_set(directory))[0]
-        jobs += [(pair, None, seed) for pair in tuning]
-        jobs += [(a, b, seed) for a, b in unrelated_pairs(tuning, unrelated, seed)]
+        jobs += [(pair, None, seed, weights) for pair in tuning]
+        jobs += [(a, b, seed, weights) for a, b in unrelated_pairs(tuning, unrelated, seed)]
     if workers <= 1:
         samples = [_sample(job) for job in jobs]
     else:
@@ -155,13 +167,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--out", default="", help="model file to write")
     parser.add_argument("--check", default="", help="a bench output folder to check")
+    parser.add_argument(
+        "--weights", default="", help="fit for these weights of the default matcher (file)"
+    )
     args = parser.parse_args(argv)
     if args.check:
         print(check(Path(args.check)))
         return
     if not args.data or not args.out:
         parser.error("fitting needs --data and --out (or give --check)")
-    samples = collect(args.data, args.unrelated, args.seed, args.workers)
+    if args.weights and not Path(args.weights).is_file():
+        sys.exit(f"calibrate: {args.weights}: no such weights file")
+    samples = collect(args.data, args.unrelated, args.seed, args.workers, args.weights)
     keys = {s["matcher"] for s in samples}
     if len(keys) != 1:
         sys.exit(f"calibrate: no successful registration, or several matchers ({keys})")
