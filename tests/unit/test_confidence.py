@@ -148,7 +148,7 @@ def test_a_fit_for_other_weights_is_keyed_to_them(tmp_path):
     assert matcher_key(default) == load_model().matcher
 
 
-def test_a_missing_weights_file_is_a_one_line_error(tmp_path, capsys):
+def test_a_missing_weights_file_is_a_one_line_error(tmp_path):
     with pytest.raises(SystemExit, match="missing.safetensors: no such weights file"):
         main(["--data", str(tmp_path), "--out", str(tmp_path / "c.json"),
               "--weights", str(tmp_path / "missing.safetensors")])  # fmt: skip

@@ -76,7 +76,7 @@ def _sample(job: tuple[Pair, Pair | None, int, str]) -> dict | None:
 
 def matcher_settings(weights: str) -> dict:
     """``matcher_conf`` of the fit: the default matcher on one thread, with ``weights``
-    (a file or registry name of the learned matcher's weights) where given."""
+    (a weights file of the learned matcher) where given."""
     return {"threads": 1, **({"weights": weights} if weights else {})}
 
 
