@@ -55,7 +55,7 @@ WEIGHTS: dict[str, WeightSpec] = {
             "modalign",
             "matcher",
             "modalign.safetensors",
-            "cd686e08cfc619e48a543061818a5535ce124acc76a018c5f851bf1a8d84eef9",
+            "0de166680668b0c1a722feabd14fce6098af971b66c1d5ba3b800623be08efd9",
             "modalign's cross-modal matcher, trained on synthetic cross-modal pairs; "
             "docs/model_card.md",
         ),
