@@ -143,6 +143,17 @@ def test_bench_held_out_and_tuning_parts_split_a_set(tmp_path):
     assert {r["pair_id"] for r in tuned_records} == {p.pair_id for p in read_set(data)} - expected
     result = runner.invoke(app, [*args, "--held-out", "mi"])
     assert result.exit_code == 2 and "--tuning mi" in result.stderr
+    # with --category the split is still the whole set's, not one drawn within the category
+    category = next(p.category for p in read_set(data) if p.pair_id in expected)
+    within = {p.pair_id for p in read_set(data, (category,)) if p.pair_id in expected}
+    assert within != {p.pair_id for p in holdout(read_set(data, (category,)))[1]}
+    one = tmp_path / "one"
+    args = ["bench", "-d", str(data), "-m", "orb", "-o", str(one), "--held-out", "mi",
+            "--category", category]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    one_records = json.loads((one / "results.json").read_text())["records"]
+    assert {r["pair_id"] for r in one_records} == within
 
 
 def test_register_timing_on_a_set(tmp_path):

@@ -65,6 +65,12 @@ class BenchConfig:
     precision: str = ""
 
 
+def _within(part: list[Pair], chosen: list[Pair]) -> list[Pair]:
+    """The pairs of ``part`` that are also in ``chosen``, in ``part``'s order."""
+    keys = {p.key for p in chosen}
+    return [p for p in part if p.key in keys]
+
+
 def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str:
     """Hash of everything that decides a prediction: matcher preset and overrides,
     registration settings, protocol version and seed."""
@@ -179,10 +185,12 @@ def run_benchmark(
     pairs: list[Pair] = []
     for directory in config.data:
         found = read_set(directory, config.categories)
+        # the split is drawn over the whole set, as training draws it, then the categories
+        # are kept: split after filtering, a category's held-out pairs would differ
         if Path(directory).name in config.held_out:
-            found = holdout(found)[1]
+            found = _within(holdout(read_set(directory))[1], found)
         elif Path(directory).name in config.tuning:
-            found = holdout(found)[0]
+            found = _within(holdout(read_set(directory))[0], found)
         pairs.extend(found[: config.limit] if config.limit else found)
     tasks: dict[str, tuple[Pair, list[tuple[str, RegisterConfig, Path]]]] = {}
     records = {}
