@@ -1,6 +1,7 @@
 """Refining and checking a fitted estimate: the dense refinement, the structure check,
-the choice among fitted models by mutual information and the refinement of blurred scans
-by it (steps 4-7 of the README's "How a registration is decided")."""
+the choice among fitted models by mutual information, the refinement of scans through
+modality translators and that of blurred scans by mutual information (steps 4-7 of the
+README's "How a registration is decided")."""
 
 from __future__ import annotations
 
@@ -12,8 +13,14 @@ import numpy as np
 
 from .eval.metrics import grid_error
 from .geometry.estimate import Estimate, degeneracy, residuals
-from .geometry.information import blurred_scans, maximise_information, mutual_information
+from .geometry.information import (
+    blurred_scans,
+    maximise_information,
+    mutual_information,
+    scans,
+)
 from .geometry.refine import StructureMaps, refine_transform, structure_agreement
+from .translated import translated_transform
 from .types import MatchResult, TransformType
 
 if TYPE_CHECKING:
@@ -107,18 +114,71 @@ def information_refined(
     config: RegisterConfig,
 ) -> Checked:
     """``checked``, or its transform refined by mutual information between ``images``
-    (gray fixed and moving) if that passes the same checks as a dense refinement (not
-    degenerate, structure check). The inliers stay those of the robust fit (the
-    refinement moves the transform off matches whose bias it corrects); the RMSE is
-    theirs under the refined transform."""
+    (gray fixed and moving) if that passes the checks of a dense refinement
+    (:func:`_refined_to`)."""
     estimate = checked.estimate
     assert estimate.H_1to0 is not None
-    # "auto": the matches' choice of model is no bound on what the information may correct
-    automatic = config.geometry.transform == "auto"
-    model = TransformType.HOMOGRAPHY if automatic else estimate.transform
+    model = _dense_model(estimate, config)
     H, note = maximise_information(*images, estimate.H_1to0, model, config.information)
+    return _refined_to(checked, H, model, note, matches, maps, config)
+
+
+def _dense_model(estimate: Estimate, config: RegisterConfig) -> TransformType:
+    """The model a dense refinement of ``estimate`` fits: under "auto" the matches' choice
+    of model is no bound on what the images may correct, so a homography."""
+    automatic = config.geometry.transform == "auto"
+    return TransformType.HOMOGRAPHY if automatic else estimate.transform
+
+
+def wants_translation(gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig) -> bool:
+    """Whether ``config.translation`` refines this pair's registration (see its docstring)."""
+    translation = config.translation
+    if translation.mode != "scans" or not translation.translators:
+        return translation.mode == "all" and bool(translation.translators)
+    return scans(gray0, gray1, config.information)
+
+
+def translation_refined(
+    checked: Checked,
+    matches: MatchResult,
+    maps: StructureMaps,
+    images: tuple[np.ndarray, np.ndarray],
+    config: RegisterConfig,
+) -> tuple[Checked, bool]:
+    """``checked``, or its transform refined through a modality translator
+    (:mod:`modalign.translated`) if that moves the moving image's grid at most
+    ``translation.max_move`` and passes the checks of a dense refinement; and whether it
+    was refined."""
+    estimate = checked.estimate
+    assert estimate.H_1to0 is not None
+    model = _dense_model(estimate, config)
+    H, note = translated_transform(
+        *images, estimate.H_1to0, model, config.translation, config.refine
+    )
+    if H is not None:
+        moved = grid_error(H, estimate.H_1to0, matches.image_size1)
+        if moved > config.translation.max_move * max(matches.image_size0):
+            H, note = None, f"kept: translation moved the grid {moved:.1f} px"
+    refined = _refined_to(checked, H, model, note, matches, maps, config)
+    return refined, refined.estimate is not estimate
+
+
+def _refined_to(
+    checked: Checked,
+    H: np.ndarray | None,
+    model: TransformType,
+    note: str,
+    matches: MatchResult,
+    maps: StructureMaps,
+    config: RegisterConfig,
+) -> Checked:
+    """``checked`` with its transform replaced by the dense refinement ``H`` (None: kept,
+    ``note`` says why) if that is not degenerate and passes the structure check. The
+    inliers stay those of the robust fit (the refinement moves the transform off matches
+    whose bias it corrects); the RMSE is theirs under ``H``."""
+    estimate = checked.estimate
     if H is None or degeneracy(H, matches.image_size1, config.geometry):
-        note = note if H is None else "kept: information-refined transform is degenerate"
+        note = note if H is None else "kept: refined transform is degenerate"
         return replace(checked, refinement=f"{checked.refinement}; {note}")
     error = residuals(H, matches.keypoints1, matches.keypoints0)
     rmse = float(np.sqrt(np.mean(error[estimate.inliers] ** 2)))

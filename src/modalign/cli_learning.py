@@ -33,7 +33,9 @@ def translate(
 @app.command("train-translator")
 @_reports_errors
 def train_translator(
-    data: Path = typer.Option(..., help="set with pre-aligned visible/infrared pairs"),
+    data: Path = typer.Option(
+        ..., help="set with pre-aligned pairs of the two modalities (--set source=... target=...)"
+    ),
     out: Path = typer.Option(
         ..., "--out", "-o", help="run folder (resumed if it has a checkpoint)"
     ),
@@ -41,12 +43,14 @@ def train_translator(
     max_minutes: float = typer.Option(0.0, help="stop after this many minutes (0: no limit)"),
     overrides: list[str] = typer.Option([], "--set", help="training config override KEY=VALUE"),
 ) -> None:
-    """Train the visible -> pseudo-infrared translator (pix2pix-style), resumable."""
+    """Train a modality translator (pix2pix-style; visible -> infrared unless --set source=...
+    --set target=... name two modalities of the set), resumable."""
     from .translate.runner import train_command
 
     options = merge({"steps": steps, "max_minutes": max_minutes}, parse_overrides(overrides))
     scores = train_command(data, out, options, show_progress=stderr.is_terminal)
-    print(f"validation: {json.dumps(scores)}; weights -> {out}/best.safetensors")
+    weights = f"{out}/best.safetensors (lowest validation L1), {out}/last.safetensors"
+    print(f"validation: {json.dumps(scores)}; weights -> {weights}")
 
 
 @app.command("translate-report")

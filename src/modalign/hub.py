@@ -52,6 +52,14 @@ WEIGHTS: dict[str, WeightSpec] = {
             "RoadScene; docs/translator.md",
         ),
         WeightSpec(
+            "mri2pet",
+            "translator",
+            "mri2pet.safetensors",
+            "ab48c32d913f5ae7340c85816c244451c6f90d36514bad9880ad128336a3d88a",
+            "MRI -> PET activity translator for refining PET-MRI registrations, trained on "
+            "the AANLIB tuning pairs; docs/translator.md",
+        ),
+        WeightSpec(
             "modalign",
             "matcher",
             "modalign.safetensors",

@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 
 from ._version import __version__
-from .checks import information_refined, most_informative, registered, wants_information
+from .checks import (
+    information_refined,
+    most_informative,
+    registered,
+    translation_refined,
+    wants_information,
+    wants_translation,
+)
 from .confidence import ConfidenceModel, features, load_model, matcher_key
 from .errors import ConfigError
 from .geometry.estimate import (
@@ -36,6 +43,7 @@ from .geometry.warp import warp_image
 from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
+from .translated import TranslationConfig
 from .types import MatchResult, Registration
 from .views import (
     Outcome,
@@ -66,8 +74,11 @@ class RegisterConfig:
         matcher_conf: overrides of that matcher's config.
         geometry: robust estimation settings (transform model, threshold, checks).
         refine: dense sub-pixel refinement of the robust estimate.
+        translation: refinement through modality translators, after the dense refinement
+            and the structure check (by default for scans on a dark surround).
         information: refinement by mutual information, after the dense refinement and
-            the structure check (by default for scans on a dark surround).
+            the structure check, unless the translation refined the registration (by
+            default for scans on a dark surround).
         rotation_search: also try the moving image turned by 90, 180 and 270 degrees.
         view_search: match unsure registrations again with other views of the moving
             image (by default for scans).
@@ -87,6 +98,7 @@ class RegisterConfig:
     matcher_conf: dict[str, Any] = field(default_factory=dict)
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     refine: RefineConfig = field(default_factory=RefineConfig)
+    translation: TranslationConfig = field(default_factory=TranslationConfig)
     information: InformationConfig = field(default_factory=InformationConfig)
     rotation_search: bool = False
     view_search: ViewSearchConfig = field(default_factory=ViewSearchConfig)
@@ -246,7 +258,16 @@ def _concluded(
     if config.geometry.information_choice and checked.estimate.H_1to0 is not None:
         checked = most_informative(checked, estimate, matches, maps, *grays, config)
     timings["refine"] = timings.get("refine", 0.0) + time.perf_counter() - start
-    if checked.estimate.H_1to0 is not None and wants_information(checked, *grays, config):
+    translated = False
+    if checked.estimate.H_1to0 is not None and wants_translation(*grays, config):
+        start = time.perf_counter()
+        checked, translated = translation_refined(checked, matches, maps, grays, config)
+        timings["translation"] = timings.get("translation", 0.0) + time.perf_counter() - start
+    if (
+        checked.estimate.H_1to0 is not None
+        and not translated
+        and wants_information(checked, *grays, config)
+    ):
         start = time.perf_counter()
         checked = information_refined(checked, matches, maps, grays, config)
         timings["information"] = timings.get("information", 0.0) + time.perf_counter() - start

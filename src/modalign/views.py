@@ -15,7 +15,7 @@ import numpy as np
 from .errors import ConfigError
 from .eval.metrics import grid_error
 from .geometry.estimate import Estimate, GeometryConfig, estimate_transform
-from .geometry.information import dark_surround
+from .geometry.information import scans
 from .geometry.transforms import rotate90, rotation90_transform, transform_points
 from .matchers.base import Matcher
 from .types import MatchResult
@@ -156,11 +156,6 @@ def surety(outcome: Outcome) -> float:
     return outcome.confidence
 
 
-def scans(gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig) -> bool:
-    """Whether both images lie on a dark surround (``InformationConfig.dark_ring``)."""
-    return dark_surround(gray0, config.information) and dark_surround(gray1, config.information)
-
-
 def wants_views(
     outcome: Outcome, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig, rated: bool
 ) -> bool:
@@ -173,7 +168,7 @@ def wants_views(
         return False
     if search.mode == "all":
         return True
-    return scans(gray0, gray1, config)
+    return scans(gray0, gray1, config.information)
 
 
 def wants_rematch(
@@ -184,7 +179,7 @@ def wants_rematch(
         return False
     if config.rematch.mode == "all":
         return True
-    return scans(gray0, gray1, config)
+    return scans(gray0, gray1, config.information)
 
 
 def rematched(

@@ -121,3 +121,43 @@ def test_translator_is_a_modality_of_the_data_engine(tmp_path):
     assert pair.modality1 is Modality.INFRARED and pair.simulator1 == "v2i"
     assert pair.image1.shape == (64, 64, 3) and pair.image1.dtype == np.float32
     assert {generator.pair(i).simulator1 for i in range(12)} <= {"visible", "v2i", "sar"}
+
+
+def test_the_scan_translators_ship_in_the_weight_table():
+    from modalign.translated import TranslationConfig
+
+    slice_ = np.zeros((96, 80), np.float32)
+    slice_[20:76, 16:64] = np.random.default_rng(0).random((56, 48))
+    for name in TranslationConfig().translators:
+        translator = load_translator(name)  # shipped, verified against the table, strict
+        rendering = translate_batch(translator, [slice_])[0]
+        assert rendering.shape == slice_.shape and 0 <= rendering.min() <= rendering.max() <= 1
+
+
+def test_training_pairs_of_two_modalities_keep_the_sets_split(tmp_path):
+    from modalign.eval.datasets import holdout, read_set
+    from modalign.io import write_image
+    from modalign.translate.data import load_pair, split_pairs
+
+    rows, rng = [], np.random.default_rng(0)
+    for i in range(30):
+        target = ("pet", "ct")[i % 2]
+        folder = tmp_path / "scans" / f"p{i:02d}"
+        folder.mkdir(parents=True)
+        write_image(folder / "fixed.png", (rng.random((24, 20)) * 255).astype(np.uint8))
+        write_image(folder / "moving.png", np.full((24, 20, 3), 40 * (i % 2), np.uint8))
+        np.savetxt(folder / "H.txt", np.eye(3))
+        rows.append(f"dev,{target.upper()}-MRI,p{i:02d},mri,{target},p{i:02d},20,24,20,24,0,t")
+    header = "split,category,pair_id,modality_fixed,modality_moving,path,width_fixed," \
+             "height_fixed,width_moving,height_moving,has_landmarks,source"  # fmt: skip
+    (tmp_path / "scans" / "pairs.csv").write_text("\n".join([header, *rows]) + "\n")
+    split = split_pairs(tmp_path / "scans", test=1, source="mri", target="ct")
+    train, held = holdout(read_set(tmp_path / "scans"))  # the whole set's split
+    assert {p.key for p in split.train} == {p.key for p in train if p.modality_moving == "ct"}
+    chosen = {p.key for p in split.validation + split.test}
+    assert chosen == {p.key for p in held if p.modality_moving == "ct"} and len(split.test) == 1
+    source, target = load_pair(split.train[0], "mri")
+    assert source.shape == (24, 20, 3) and source.std() > 0.1  # the MRI side, as RGB
+    assert target.shape == (24, 20) and np.allclose(target, 40 / 255)  # the CT side
+    with pytest.raises(InputError, match="pre-aligned mri/sar pairs"):
+        split_pairs(tmp_path / "scans", source="mri", target="sar")

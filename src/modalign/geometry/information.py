@@ -183,10 +183,15 @@ def fine_detail(image: np.ndarray, background: float = 0.05, size: int = 256) ->
     return 0.0 if coarse_power == 0 else float(np.sqrt(np.mean(fine**2) / coarse_power))
 
 
+def scans(image0: np.ndarray, image1: np.ndarray, config: InformationConfig) -> bool:
+    """Whether both [H, W] images in [0, 1] lie on a dark surround (``config.dark_ring``)."""
+    return dark_surround(image0, config) and dark_surround(image1, config)
+
+
 def blurred_scans(image0: np.ndarray, image1: np.ndarray, config: InformationConfig) -> bool:
     """Whether [H, W] images in [0, 1] are scans on a dark surround, one of them markedly
     blurrier than the other (see :class:`InformationConfig`)."""
-    if not (dark_surround(image0, config) and dark_surround(image1, config)):
+    if not scans(image0, image1, config):
         return False
     detail0 = fine_detail(image0, config.background)
     detail1 = fine_detail(image1, config.background)

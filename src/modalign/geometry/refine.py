@@ -134,7 +134,7 @@ def _structure(image: np.ndarray, config: RefineConfig) -> tuple[np.ndarray, np.
     return np.sqrt(np.maximum(moment, 0)).astype(np.float32), to_work
 
 
-def _closest_similarity(H: np.ndarray, size1: tuple[int, int]) -> np.ndarray:
+def closest_similarity(H: np.ndarray, size1: tuple[int, int]) -> np.ndarray:
     points = grid_points(*size1)
     matrix, _ = cv2.estimateAffinePartial2D(
         points.astype(np.float32), transform_points(H, points).astype(np.float32), method=cv2.LMEDS
@@ -159,7 +159,7 @@ def refine_transform(
     H_work = maps.working(H_1to0)
     warp = np.linalg.inv(H_work)  # ECC's warp maps template (fixed) to input (moving)
     try:
-        correlation, warp = _pyramid_ecc(maps.structure0, maps.structure1, warp, transform, config)
+        correlation, warp = pyramid_ecc(maps.structure0, maps.structure1, warp, transform, config)
     except cv2.error:
         return H_1to0, "kept: ECC did not converge"
     if correlation < config.min_correlation:
@@ -168,7 +168,7 @@ def refine_transform(
     H_refined /= H_refined[2, 2]
     size1 = maps.size1
     if transform is TransformType.SIMILARITY:
-        H_refined = _closest_similarity(H_refined, size1)
+        H_refined = closest_similarity(H_refined, size1)
     points = _overlap_points(H_1to0, size1, maps.size0)
     change = np.linalg.norm(
         transform_points(H_refined, points) - transform_points(H_1to0, points), axis=1
@@ -190,7 +190,7 @@ def _overlap_points(
     return points[inside] if inside.sum() >= 4 else points
 
 
-def _pyramid_ecc(
+def pyramid_ecc(
     structure0: np.ndarray,
     structure1: np.ndarray,
     warp: np.ndarray,

@@ -1,4 +1,4 @@
-"""Aligned visible/infrared pairs for the translator: split, loading, crops, metrics."""
+"""Aligned pairs of two modalities for the translator: split, loading, crops, metrics."""
 
 from __future__ import annotations
 
@@ -23,24 +23,37 @@ class Split:
     test: list[Pair]
 
 
-def split_pairs(data: str | Path, fraction: float = 0.2, test: int = 20, seed: int = 0) -> Split:
-    """Pre-aligned visible/infrared pairs of ``data``: a seeded ``fraction`` is held out
-    (the same pairs as every other user of :func:`holdout`); the first ``test`` of them,
-    by key, are the test pairs, the rest validate during training."""
-    pairs = [p for p in read_set(data) if p.pre_aligned]
-    pairs = [p for p in pairs if {p.modality_fixed, p.modality_moving} == {"visible", "infrared"}]
-    if len(pairs) < 8:
-        raise InputError(str(data), "needs at least 8 pre-aligned visible/infrared pairs")
-    train, held = holdout(pairs, fraction, seed)
-    held = sorted(held, key=lambda p: p.key)
+def split_pairs(
+    data: str | Path,
+    fraction: float = 0.2,
+    test: int = 20,
+    seed: int = 0,
+    source: str = "visible",
+    target: str = "infrared",
+) -> Split:
+    """Pre-aligned ``source``/``target`` pairs of ``data`` (modality names of its
+    pairs.csv): a seeded ``fraction`` of the set's pre-aligned pairs is held out (the same
+    pairs as every other user of :func:`holdout`, whatever their modalities); the first
+    ``test`` held-out pairs of these modalities, by key, are the test pairs, the rest
+    validate during training."""
+    aligned = [p for p in read_set(data) if p.pre_aligned]
+    train, held = holdout(aligned, fraction, seed)
+    wanted = {source, target}
+    train = [p for p in train if {p.modality_fixed, p.modality_moving} == wanted]
+    held = sorted(
+        (p for p in held if {p.modality_fixed, p.modality_moving} == wanted), key=lambda p: p.key
+    )
+    if len(train) < 6 or len(held) < 2:
+        raise InputError(str(data), f"needs at least 8 pre-aligned {source}/{target} pairs")
     count = min(test, len(held) - 1)  # at least one pair validates
     return Split(train, held[count:], held[:count])
 
 
-def load_pair(pair: Pair) -> tuple[np.ndarray, np.ndarray]:
-    """(visible RGB [H, W, 3], infrared [H, W]) float32 in [0, 1], same size."""
+def load_pair(pair: Pair, source: str = "visible") -> tuple[np.ndarray, np.ndarray]:
+    """(source RGB [H, W, 3], target [H, W]) float32 in [0, 1], same size: the side of
+    modality ``source`` and the other one (a colour-mapped target read as its scalar)."""
     first, second = (pair.fixed, pair.moving)
-    if pair.modality_fixed == "infrared":
+    if pair.modality_fixed != source:
         first, second = second, first
     visible = to_float(read_image(first))
     if visible.ndim == 2:

@@ -4,7 +4,7 @@ Losses: generator = L1 + (1 - SSIM) + least-squares adversarial; critic = least 
 ``RUN/checkpoint.pt`` holds both networks, both optimisers, the step, the config and the
 best validation score; a run restarted on the same folder continues from it. ``RUN/log.csv``
 gets the losses, ``RUN/samples/`` sheets of validation pairs, ``RUN/best.safetensors`` the
-generator with the lowest validation L1.
+generator with the lowest validation L1, ``RUN/last.safetensors`` the one the run ended with.
 """
 
 from __future__ import annotations
@@ -35,11 +35,15 @@ logger = logging.getLogger(__name__)
 class TrainTranslatorConfig:
     """Everything that decides a training run (stored in the checkpoint).
 
+    ``source`` and ``target`` are modality names of the set's pairs.csv: the translator
+    reads the first and renders the second (a visible -> infrared translator by default).
     ``max_minutes`` stops early (0: no limit); ``threads`` sets torch's CPU threads (0: its
     default). A run continues from ``RUN/checkpoint.pt`` with the same model config.
     """
 
     model: TranslatorConfig = field(default_factory=TranslatorConfig)
+    source: str = "visible"
+    target: str = "infrared"
     steps: int = 6000
     batch_size: int = 8
     crop: int = 128
@@ -187,9 +191,11 @@ def train_translator(
     run = Path(run)
     if config.threads > 0:
         torch.set_num_threads(config.threads)
-    split = split_pairs(data, config.holdout_fraction, config.test_pairs, config.seed)
-    train = [load_pair(p) for p in split.train]
-    validation = [load_pair(p) for p in split.validation]
+    split = split_pairs(
+        data, config.holdout_fraction, config.test_pairs, config.seed, config.source, config.target
+    )
+    train = [load_pair(p, config.source) for p in split.train]
+    validation = [load_pair(p, config.source) for p in split.validation]
     state = _State(config)
     checkpoint_path = run / "checkpoint.pt"
     if checkpoint_path.is_file():
@@ -223,6 +229,9 @@ def train_translator(
             if on_step:
                 on_step(state.step, config.steps)
     state.save(checkpoint_path, config)
+    training = {"step": state.step, "training_seconds": round(state.seconds),
+                "data": str(data), **to_dict(config)}  # fmt: skip
+    save_translator(state.generator, run / "last.safetensors", training)
     return scores
 
 
