@@ -101,8 +101,11 @@ class Registration:
     ``H_1to0`` is None when the registration failed: a failure is never reported as a
     transform. ``reason`` says why it failed (or ``"ok"``); ``refinement`` says whether
     the dense refinement replaced the robust estimate ("refined") or why not, followed,
-    for blurred scans, by the outcome of the refinement by mutual information
-    ("; information 1.0412 -> 1.0466", or "; kept: ..." and why), and, for unsure
+    for scans, by the outcome of the refinement through modality translators ("; translated
+    (mri2pet rendering the fixed image, ECC correlation 0.98)", or "; kept: ..." and why;
+    ``RegisterConfig.translation``), for blurred scans not so refined by that of the
+    refinement by mutual information ("; information 1.0412 -> 1.0466", or "; kept: ..."
+    and why), and, for unsure
     scans, by that of the search of other views of the moving image ("; view: moving
     ×1.25 turned 0° (confidence 0.31 -> 0.74)" when one was sure and surer, "; views:
     none of 3 sure" when none was; ``RegisterConfig.view_search``). A scan matched again
