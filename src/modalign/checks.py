@@ -133,9 +133,9 @@ def _dense_model(estimate: Estimate, config: RegisterConfig) -> TransformType:
 def wants_translation(gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig) -> bool:
     """Whether ``config.translation`` refines this pair's registration (see its docstring)."""
     translation = config.translation
-    if translation.mode != "scans" or not translation.translators:
-        return translation.mode == "all" and bool(translation.translators)
-    return scans(gray0, gray1, config.information)
+    if translation.mode == "none" or not translation.translators:
+        return False
+    return translation.mode == "all" or scans(gray0, gray1, config.information)
 
 
 def translation_refined(

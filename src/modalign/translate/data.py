@@ -44,7 +44,8 @@ def split_pairs(
         (p for p in held if {p.modality_fixed, p.modality_moving} == wanted), key=lambda p: p.key
     )
     if len(train) < 6 or len(held) < 2:
-        raise InputError(str(data), f"needs at least 8 pre-aligned {source}/{target} pairs")
+        need = "at least 6 in training and 2 held out"
+        raise InputError(str(data), f"needs pre-aligned {source}/{target} pairs: {need}")
     count = min(test, len(held) - 1)  # at least one pair validates
     return Split(train, held[count:], held[:count])
 
@@ -55,15 +56,19 @@ def load_pair(pair: Pair, source: str = "visible") -> tuple[np.ndarray, np.ndarr
     first, second = (pair.fixed, pair.moving)
     if pair.modality_fixed != source:
         first, second = second, first
-    visible = to_float(read_image(first))
-    if visible.ndim == 2:
-        visible = cv2.merge([visible] * 3)
-    infrared = to_float(read_image(second))
-    if infrared.ndim == 3:
-        infrared = infrared.mean(axis=2)
-    if infrared.shape != visible.shape[:2]:
-        infrared = cv2.resize(infrared, (visible.shape[1], visible.shape[0]))
-    return np.ascontiguousarray(visible, np.float32), np.ascontiguousarray(infrared, np.float32)
+    source_image = to_float(read_image(first))
+    if source_image.ndim == 2:
+        source_image = cv2.merge([source_image] * 3)
+    target_image = to_float(read_image(second))
+    if target_image.ndim == 3:
+        target_image = target_image.mean(axis=2)
+    if target_image.shape != source_image.shape[:2]:
+        size = (source_image.shape[1], source_image.shape[0])
+        target_image = cv2.resize(target_image, size)
+    return (
+        np.ascontiguousarray(source_image, np.float32),
+        np.ascontiguousarray(target_image, np.float32),
+    )
 
 
 def random_crops(
