@@ -111,6 +111,13 @@ class _State:
         torch.save(checkpoint, partial)
         partial.replace(path)
 
+    def save_generator(self, path: Path, settings: dict, **extra) -> None:
+        """The generator's weights with the step, the training time, ``extra`` and the
+        run's ``settings`` in the file's metadata."""
+        training = {"step": self.step, "training_seconds": round(self.seconds),
+                    **extra, **settings}  # fmt: skip
+        save_translator(self.generator, path, training)
+
     def load(self, checkpoint: dict) -> None:
         self.generator.load_state_dict(checkpoint["generator"], strict=True)
         self.critic.load_state_dict(checkpoint["critic"], strict=True)
@@ -207,6 +214,7 @@ def train_translator(
     (run / "samples").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([config.seed, state.step])
     start, scores = time.monotonic(), {}
+    settings = {"data": str(data), **to_dict(config)}
     with (run / "log.csv").open("a", newline="") as log:
         writer = csv.writer(log)
         while state.step < config.steps:
@@ -223,15 +231,13 @@ def train_translator(
                 writer.writerow([state.step, time.time(), *(f"{v:.5f}" for v in losses.values())])
                 log.flush()
             if state.step % config.validate_every == 0 or state.step == config.steps:
-                scores = _validate(state, validation, run, {"data": str(data), **to_dict(config)})
+                scores = _validate(state, validation, run, settings)
             if state.step % config.checkpoint_every == 0:
                 state.save(checkpoint_path, config)
             if on_step:
                 on_step(state.step, config.steps)
     state.save(checkpoint_path, config)
-    training = {"step": state.step, "training_seconds": round(state.seconds),
-                "data": str(data), **to_dict(config)}  # fmt: skip
-    save_translator(state.generator, run / "last.safetensors", training)
+    state.save_generator(run / "last.safetensors", settings)
     return scores
 
 
@@ -240,9 +246,7 @@ def _validate(state: _State, validation: list, run: Path, settings: dict) -> dic
     logger.info("step %d: validation %s", state.step, scores)
     if scores["l1"] < state.best:
         state.best = scores["l1"]
-        training = {"step": state.step, "training_seconds": round(state.seconds),
-                    "validation": scores, **settings}  # fmt: skip
-        save_translator(state.generator, run / "best.safetensors", training)
+        state.save_generator(run / "best.safetensors", settings, validation=scores)
     write_image(
         run / "samples" / f"step_{state.step:06d}.png",
         sample_sheet(state.generator, validation[:4]),
