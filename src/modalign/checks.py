@@ -6,6 +6,7 @@ README's "How a registration is decided")."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -37,6 +38,17 @@ class Checked:
     refinement: str
     correlation: float
     sharpness: float
+    unverified: Estimate | None = None  # the transform the structure check refused
+
+    def dense_start(self, config: RegisterConfig) -> Checked:
+        """Where a dense refinement of scans starts: this registration, or, if the
+        structure check refused it and ``translation.refused_scans`` is set, the estimate
+        it refused (a refinement from it is kept only if it passes the check, or for
+        the translators' refinement the correlation that stands in for it)."""
+        refused = self.estimate.H_1to0 is None and self.unverified is not None
+        if refused and config.translation.refused_scans:
+            return replace(self, estimate=self.unverified)
+        return self
 
 
 def registered(
@@ -46,8 +58,9 @@ def registered(
     refinement = "off"
     if config.refine.enabled:
         estimate, refinement = refine_estimate(estimate, matches, maps, config)
-    estimate, correlation, sharpness = verify(estimate, maps, config)
-    return Checked(estimate, refinement, correlation, sharpness)
+    verified, correlation, sharpness = verify(estimate, maps, config)
+    unverified = estimate if verified.H_1to0 is None else None
+    return Checked(verified, refinement, correlation, sharpness, unverified)
 
 
 def most_informative(
@@ -123,6 +136,27 @@ def information_refined(
     return _refined_to(checked, H, model, note, matches, maps, config)
 
 
+def densely_refined(
+    refinement: Callable[..., Checked],
+    checked: Checked,
+    matches: MatchResult,
+    maps: StructureMaps,
+    images: tuple[np.ndarray, np.ndarray],
+    config: RegisterConfig,
+) -> tuple[Checked, bool]:
+    """``checked`` refined by ``refinement`` (:func:`translation_refined` or
+    :func:`information_refined`) from its dense start (:meth:`Checked.dense_start`), and
+    whether the transform was replaced. A refused registration stays refused unless the
+    refined transform passed the structure check."""
+    start = checked.dense_start(config)
+    if start.estimate.H_1to0 is None:
+        return checked, False
+    refined = refinement(start, matches, maps, images, config)
+    if refined.estimate is start.estimate:
+        return replace(checked, refinement=refined.refinement), False
+    return refined, True
+
+
 def _dense_model(estimate: Estimate, config: RegisterConfig) -> TransformType:
     """The model a dense refinement of ``estimate`` fits: under "auto" the matches' choice
     of model is no bound on what the images may correct, so a homography."""
@@ -144,11 +178,10 @@ def translation_refined(
     maps: StructureMaps,
     images: tuple[np.ndarray, np.ndarray],
     config: RegisterConfig,
-) -> tuple[Checked, bool]:
+) -> Checked:
     """``checked``, or its transform refined through a modality translator
     (:mod:`modalign.translated`) if that moves the moving image's grid at most
-    ``translation.max_move`` and passes the checks of a dense refinement; and whether it
-    was refined."""
+    ``translation.max_move`` and passes the checks of a dense refinement."""
     estimate = checked.estimate
     assert estimate.H_1to0 is not None
     model = _dense_model(estimate, config)
@@ -159,8 +192,8 @@ def translation_refined(
         moved = grid_error(H, estimate.H_1to0, matches.image_size1)
         if moved > config.translation.max_move * max(matches.image_size0):
             H, note = None, f"kept: translation moved the grid {moved:.1f} px"
-    refined = _refined_to(checked, H, model, note, matches, maps, config)
-    return refined, refined.estimate is not estimate
+    structure_checked = config.translation.structure_check
+    return _refined_to(checked, H, model, note, matches, maps, config, structure_checked)
 
 
 def _refined_to(
@@ -171,9 +204,11 @@ def _refined_to(
     matches: MatchResult,
     maps: StructureMaps,
     config: RegisterConfig,
+    structure_checked: bool = True,
 ) -> Checked:
     """``checked`` with its transform replaced by the dense refinement ``H`` (None: kept,
-    ``note`` says why) if that is not degenerate and passes the structure check. The
+    ``note`` says why) if that is not degenerate and passes the structure check (unless
+    ``structure_checked`` is False: the refinement's own criterion stands in for it). The
     inliers stay those of the robust fit (the refinement moves the transform off matches
     whose bias it corrects); the RMSE is theirs under ``H``."""
     estimate = checked.estimate
@@ -184,9 +219,9 @@ def _refined_to(
     rmse = float(np.sqrt(np.mean(error[estimate.inliers] ** 2)))
     refined = Estimate(model, H, estimate.inliers, rmse, estimate.reason)
     verified, correlation, sharpness = verify(refined, maps, config)
-    if verified.H_1to0 is None:
+    if verified.H_1to0 is None and structure_checked:
         return replace(checked, refinement=f"{checked.refinement}; kept: {verified.reason}")
-    return Checked(verified, f"{checked.refinement}; {note}", correlation, sharpness)
+    return Checked(refined, f"{checked.refinement}; {note}", correlation, sharpness)
 
 
 def verify(

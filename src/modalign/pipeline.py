@@ -13,6 +13,7 @@ import numpy as np
 
 from ._version import __version__
 from .checks import (
+    densely_refined,
     information_refined,
     most_informative,
     registered,
@@ -259,17 +260,15 @@ def _concluded(
         checked = most_informative(checked, estimate, matches, maps, *grays, config)
     timings["refine"] = timings.get("refine", 0.0) + time.perf_counter() - start
     translated = False
-    if checked.estimate.H_1to0 is not None and wants_translation(*grays, config):
+    if wants_translation(*grays, config):
         start = time.perf_counter()
-        checked, translated = translation_refined(checked, matches, maps, grays, config)
+        checked, translated = densely_refined(
+            translation_refined, checked, matches, maps, grays, config
+        )
         timings["translation"] = timings.get("translation", 0.0) + time.perf_counter() - start
-    if (
-        checked.estimate.H_1to0 is not None
-        and not translated
-        and wants_information(checked, *grays, config)
-    ):
+    if not translated and wants_information(checked, *grays, config):
         start = time.perf_counter()
-        checked = information_refined(checked, matches, maps, grays, config)
+        checked, _ = densely_refined(information_refined, checked, matches, maps, grays, config)
         timings["information"] = timings.get("information", 0.0) + time.perf_counter() - start
     confidence = None
     if checked.estimate.H_1to0 is not None and model is not None:

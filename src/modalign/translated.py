@@ -51,6 +51,16 @@ class TranslationConfig:
         max_move: the farthest the refinement may move the moving image's grid (mean over
             10 × 10 points) from the registration, as a fraction of the fixed image's
             longer side.
+        refused_scans: a scan whose fitted transform the structure check refused is
+            still refined from it (through the translators and by mutual information);
+            the refined transform is kept only if it passes the check (or, for the
+            translators' refinement, reaches ``min_correlation`` where ``structure_check``
+            is off).
+        structure_check: whether a translated transform must also pass the structure
+            check. Off by default: the rendering's ECC correlation stands in for it, and
+            the structure maps of a PET slice (a blob of activity) and of its MRI can
+            disagree even at the truth (docs/model_card.md, "Scans refined through
+            modality translators").
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
@@ -61,6 +71,8 @@ class TranslationConfig:
     iterations: int = 100
     fine_iterations: int = 50
     max_move: float = 0.15
+    refused_scans: bool = True
+    structure_check: bool = False
 
     def __post_init__(self) -> None:
         if not 0 < self.min_correlation <= 1:

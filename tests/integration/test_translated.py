@@ -148,6 +148,39 @@ def test_register_refines_scans_through_the_translator(translator, rendered_pair
     assert "translat" not in off.refinement and "translation" not in off.timings
 
 
+@pytest.mark.parametrize(
+    ("min_structure", "structure_check", "kept"),
+    [(0.3, True, True), (0.5, True, False), (0.5, False, True)],
+)
+def test_a_scan_refused_by_the_structure_check_is_refined_from_its_fit(
+    translator, rendered_pair, min_structure, structure_check, kept
+):
+    """The matches' transform fails the check (correlation 0.17); the translated one
+    correlates 0.37, so it passes the check at 0.3 and not at 0.5, where only the
+    rendering's ECC correlation can keep it; without ``refused_scans`` the refusal
+    stands untranslated."""
+    fixed, moving, H = rendered_pair
+    matcher = OffMatcher(similarity(2.0, 1.05, (3.0, 4.0), (100, 100)) @ H)
+
+    def config(**translation) -> RegisterConfig:
+        base = _config(translator, structure_check=structure_check, **translation)
+        geometry = replace(base.geometry, min_structure_correlation=min_structure)
+        return replace(base, geometry=geometry, refine=replace(base.refine, enabled=False))
+
+    registration = register(fixed, moving, matcher=matcher, config=config())
+    if kept:
+        assert registration.success, registration.reason
+        assert "translated (" in registration.refinement
+        assert grid_error(registration.H_1to0, H, SIZE1) < 0.5
+        assert 0.3 < registration.structure_correlation < 0.5
+    else:
+        assert not registration.success and registration.H_1to0 is None
+        assert registration.reason.startswith("registered structures do not agree")
+        assert "kept: registered structures do not agree" in registration.refinement
+    refused = register(fixed, moving, matcher=matcher, config=config(refused_scans=False))
+    assert not refused.success and "translat" not in refused.refinement
+
+
 def test_only_scans_are_translated_unless_mode_is_all(rendered_pair, camera):
     scan = rendered_pair[0]
     photo = camera[100:300, 150:350].astype(np.float32) / 255
