@@ -55,7 +55,7 @@ WEIGHTS: dict[str, WeightSpec] = {
             "mri2pet",
             "translator",
             "mri2pet.safetensors",
-            "ab48c32d913f5ae7340c85816c244451c6f90d36514bad9880ad128336a3d88a",
+            "36b88be752f8389422f4d83d46750c6d7bd9474ec3f1a48a331f1d8a45b9665f",
             "MRI -> PET activity translator for refining PET-MRI registrations, trained on "
             "the AANLIB tuning pairs; docs/translator.md",
         ),
