@@ -76,7 +76,9 @@ class RegisterConfig:
         geometry: robust estimation settings (transform model, threshold, checks).
         refine: dense sub-pixel refinement of the robust estimate.
         translation: refinement through modality translators, after the dense refinement
-            and the structure check (by default for scans on a dark surround).
+            and the structure check (by default for scans on a dark surround, also from
+            a transform the check refused; a translated transform is verified by the
+            rendering's correlation instead of the check).
         information: refinement by mutual information, after the dense refinement and
             the structure check, unless the translation refined the registration (by
             default for scans on a dark surround).
