@@ -147,7 +147,8 @@ def densely_refined(
     """``checked`` refined by ``refinement`` (:func:`translation_refined` or
     :func:`information_refined`) from its dense start (:meth:`Checked.dense_start`), and
     whether the transform was replaced. A refused registration stays refused unless the
-    refined transform passed the structure check."""
+    refined transform passed the structure check (or the check that stands in for it,
+    ``translation.structure_check``)."""
     start = checked.dense_start(config)
     if start.estimate.H_1to0 is None:
         return checked, False
