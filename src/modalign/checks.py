@@ -211,7 +211,9 @@ def _refined_to(
     ``note`` says why) if that is not degenerate and passes the structure check (unless
     ``structure_checked`` is False: the refinement's own criterion stands in for it). The
     inliers stay those of the robust fit (the refinement moves the transform off matches
-    whose bias it corrects); the RMSE is theirs under ``H``."""
+    whose bias it corrects); the RMSE is theirs under ``H``. What is kept comes back with
+    the same ``estimate`` object and only its note added, which is how
+    :func:`densely_refined` tells the two apart."""
     estimate = checked.estimate
     if H is None or degeneracy(H, matches.image_size1, config.geometry):
         note = note if H is None else "kept: refined transform is degenerate"
