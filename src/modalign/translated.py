@@ -61,6 +61,10 @@ class TranslationConfig:
             the structure maps of a PET slice (a blob of activity) and of its MRI can
             disagree even at the truth (docs/model_card.md, "Scans refined through
             modality translators").
+        polish: the registration finally kept (after the views and the rematch) is
+            translated once more from its transform, under the same bar and bounds: the
+            rematch can replace a translated registration by an untranslated one, and
+            ECC restarted from a translated transform's coarse level can still improve it.
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
@@ -73,6 +77,7 @@ class TranslationConfig:
     max_move: float = 0.15
     refused_scans: bool = True
     structure_check: bool = False
+    polish: bool = True
 
     def __post_init__(self) -> None:
         if not 0 < self.min_correlation <= 1:

@@ -181,6 +181,35 @@ def test_a_scan_refused_by_the_structure_check_is_refined_from_its_fit(
     assert not refused.success and "translat" not in refused.refinement
 
 
+def test_the_registration_kept_is_translated_once_more(translator, rendered_pair):
+    """One ECC iteration at one level leaves the translation part of the way (its
+    rendering correlates 0.80, kept at a bar of 0.5); the last pass, from that transform,
+    reaches the truth. With the rematch on, only the registration finally kept is
+    polished, not the rematch's own."""
+    fixed, moving, H = rendered_pair
+    matcher = OffMatcher(_start(H))
+
+    def config(**changes) -> RegisterConfig:
+        short = {"levels": 1, "iterations": 3, "fine_iterations": 3, "min_correlation": 0.5}
+        base = _config(translator, **short, **changes)
+        geometry = replace(base.geometry, min_structure_correlation=1e-3)
+        return replace(base, geometry=geometry, refine=replace(base.refine, enabled=False))
+
+    once = register(fixed, moving, matcher=matcher, config=config(polish=False))
+    assert once.success and "polish" not in once.refinement
+    assert grid_error(once.H_1to0, H, SIZE1) > 1.0
+    polished = register(fixed, moving, matcher=matcher, config=config())
+    assert polished.success, polished.reason
+    assert polished.refinement.startswith(f"{once.refinement}; polish: translated (")
+    assert grid_error(polished.H_1to0, H, SIZE1) < 0.3
+    assert polished.structure_correlation != once.structure_correlation  # measured again
+    rematched = config(polish=True)
+    rematched = replace(rematched, rematch=replace(rematched.rematch, mode="all"))
+    again = register(fixed, moving, matcher=matcher, config=rematched)
+    assert "rematched" in again.refinement and again.refinement.count("polish:") == 1
+    assert again.refinement.rindex("polish:") > again.refinement.rindex("rematched")
+
+
 def test_only_scans_are_translated_unless_mode_is_all(rendered_pair, camera):
     scan = rendered_pair[0]
     photo = camera[100:300, 150:350].astype(np.float32) / 255
