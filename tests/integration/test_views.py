@@ -75,9 +75,10 @@ def test_an_unsure_scan_is_registered_from_the_view_the_matcher_reads(slices, tm
     )
     assert registration.timings["views"] > 0
     # the base view, each configured view once, then the winner's registered view (which
-    # this matcher does not read: the rematch fails and the view's registration is kept)
+    # this matcher does not read: the rematch fails and the view's registration is kept,
+    # then translated once more, which the shipped mri2pet's bar keeps from this slice)
     assert len(matcher.calls) == 1 + len(ViewSearchConfig().views) + 1
-    assert registration.refinement.endswith("; kept: rematch failed")
+    assert "; kept: rematch failed; polish: kept: " in registration.refinement
 
 
 def test_no_view_is_searched_when_off_sure_or_unrated(slices, tmp_path):
