@@ -1,7 +1,8 @@
 """Refining and checking a fitted estimate: the dense refinement, the structure check,
 the choice among fitted models by mutual information, the refinement of scans through
 modality translators and that of blurred scans by mutual information (steps 4-7 of the
-README's "How a registration is decided")."""
+README's "How a registration is decided"), the rating of a checked registration and the
+last translation of the one kept (end of step 10)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .confidence import ConfidenceModel, features
 from .eval.metrics import grid_error
 from .geometry.estimate import Estimate, degeneracy, residuals
 from .geometry.information import (
@@ -23,6 +25,7 @@ from .geometry.information import (
 from .geometry.refine import StructureMaps, refine_transform, structure_agreement
 from .translated import translated_transform
 from .types import MatchResult, TransformType
+from .views import Outcome
 
 if TYPE_CHECKING:
     from .pipeline import RegisterConfig
@@ -260,3 +263,49 @@ def refine_estimate(
         return estimate, f"kept: refined transform keeps only {kept:.0%} of the inliers"
     rmse = float(np.sqrt(np.mean(error[inliers] ** 2)))
     return Estimate(estimate.transform, H, inliers, rmse, estimate.reason), note
+
+
+def rated(
+    checked: Checked, matches: MatchResult, quarter: int, model: ConfidenceModel | None
+) -> Outcome:
+    """The outcome of a checked registration, with its confidence under ``model``."""
+    confidence = None
+    if checked.estimate.H_1to0 is not None and model is not None:
+        num_inliers = checked.estimate.num_inliers
+        confidence = model(
+            features(checked.correlation, checked.sharpness, num_inliers, len(matches))
+        )
+    return Outcome(
+        matches, checked.estimate, quarter, checked.refinement, checked.correlation,
+        checked.sharpness, confidence,
+    )  # fmt: skip
+
+
+def wants_polish(
+    outcome: Outcome, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig
+) -> bool:
+    """Whether the registration kept is translated once more (``translation.polish``): a
+    registration that was checked (so has structure maps) of a pair the translators
+    refine."""
+    if not config.translation.polish or outcome.estimate.H_1to0 is None:
+        return False
+    return outcome.correlation is not None and wants_translation(gray0, gray1, config)
+
+
+def polished(
+    outcome: Outcome,
+    maps: StructureMaps,
+    grays: tuple[np.ndarray, np.ndarray],
+    config: RegisterConfig,
+    model: ConfidenceModel | None,
+) -> Outcome:
+    """``outcome`` with its transform translated once more (``translation.polish``), rated
+    again if that replaced it; the note says what the last pass found."""
+    assert outcome.correlation is not None and outcome.sharpness is not None
+    checked = Checked(outcome.estimate, "", outcome.correlation, outcome.sharpness)
+    again = translation_refined(checked, outcome.matches, maps, grays, config)
+    refinement = f"{outcome.refinement}; polish: {again.refinement.removeprefix('; ')}"
+    if again.estimate is checked.estimate:
+        return replace(outcome, refinement=refinement)
+    again = replace(again, refinement=refinement)
+    return replace(rated(again, outcome.matches, outcome.quarter, model), view=outcome.view)

@@ -13,16 +13,18 @@ import numpy as np
 
 from ._version import __version__
 from .checks import (
-    Checked,
     densely_refined,
     information_refined,
     most_informative,
+    polished,
+    rated,
     registered,
     translation_refined,
     wants_information,
+    wants_polish,
     wants_translation,
 )
-from .confidence import ConfidenceModel, features, load_model, matcher_key
+from .confidence import ConfidenceModel, load_model, matcher_key
 from .errors import ConfigError
 from .geometry.estimate import (
     Estimate,
@@ -219,7 +221,7 @@ def register(
             timings["rematch"] = time.perf_counter() - start
         if wants_polish(outcome, gray0, gray1, config):
             start = time.perf_counter()
-            outcome = _polished(outcome, structure(), (gray0, gray1), config, model)
+            outcome = polished(outcome, structure(), (gray0, gray1), config, model)
             timings["translation"] = timings.get("translation", 0.0) + time.perf_counter() - start
     finally:
         _settle(pending)
@@ -277,51 +279,7 @@ def _concluded(
         start = time.perf_counter()
         checked, _ = densely_refined(information_refined, checked, matches, maps, grays, config)
         timings["information"] = timings.get("information", 0.0) + time.perf_counter() - start
-    return _rated(checked, matches, quarter, model)
-
-
-def _rated(
-    checked: Checked, matches: MatchResult, quarter: int, model: ConfidenceModel | None
-) -> Outcome:
-    """The outcome of a checked registration, with its confidence under ``model``."""
-    confidence = None
-    if checked.estimate.H_1to0 is not None and model is not None:
-        num_inliers = checked.estimate.num_inliers
-        confidence = model(
-            features(checked.correlation, checked.sharpness, num_inliers, len(matches))
-        )
-    return Outcome(
-        matches, checked.estimate, quarter, checked.refinement, checked.correlation,
-        checked.sharpness, confidence,
-    )  # fmt: skip
-
-
-def wants_polish(
-    outcome: Outcome, gray0: np.ndarray, gray1: np.ndarray, config: RegisterConfig
-) -> bool:
-    """Whether the registration kept is translated once more (``translation.polish``)."""
-    if not config.translation.polish or outcome.estimate.H_1to0 is None:
-        return False
-    return needs_structure(config) and wants_translation(gray0, gray1, config)
-
-
-def _polished(
-    outcome: Outcome,
-    maps: StructureMaps,
-    grays: tuple[np.ndarray, np.ndarray],
-    config: RegisterConfig,
-    model: ConfidenceModel | None,
-) -> Outcome:
-    """``outcome`` with its transform translated once more (``translation.polish``), rated
-    again if that replaced it; the note says what the last pass found."""
-    assert outcome.correlation is not None and outcome.sharpness is not None
-    checked = Checked(outcome.estimate, "", outcome.correlation, outcome.sharpness)
-    polished = translation_refined(checked, outcome.matches, maps, grays, config)
-    refinement = f"{outcome.refinement}; polish: {polished.refinement.removeprefix('; ')}"
-    if polished.estimate is checked.estimate:
-        return replace(outcome, refinement=refinement)
-    polished = replace(polished, refinement=refinement)
-    return replace(_rated(polished, outcome.matches, outcome.quarter, model), view=outcome.view)
+    return rated(checked, matches, quarter, model)
 
 
 def _trusted(outcome: Outcome, minimum: float) -> Outcome:
