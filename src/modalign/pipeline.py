@@ -81,7 +81,8 @@ class RegisterConfig:
         translation: refinement through modality translators, after the dense refinement
             and the structure check (by default for scans on a dark surround, also from
             a transform the check refused; a translated transform is verified by the
-            rendering's correlation instead of the check).
+            rendering's correlation instead of the check); the registration finally kept
+            is translated once more (``translation.polish``).
         information: refinement by mutual information, after the dense refinement and
             the structure check, unless the translation refined the registration (by
             default for scans on a dark surround).
