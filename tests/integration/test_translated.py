@@ -182,9 +182,9 @@ def test_a_scan_refused_by_the_structure_check_is_refined_from_its_fit(
 
 
 def test_the_registration_kept_is_translated_once_more(translator, rendered_pair):
-    """One ECC iteration at one level leaves the translation part of the way (its
-    rendering correlates 0.80, kept at a bar of 0.5); the last pass, from that transform,
-    reaches the truth. With the rematch on, only the registration finally kept is
+    """Three ECC iterations at one level leave the translation part of the way (its
+    rendering correlates 0.80, kept at a bar of 0.5, 1.75 px off); the last pass, from
+    that transform, reaches the truth. With the rematch on, only the registration finally kept is
     polished, not the rematch's own."""
     fixed, moving, H = rendered_pair
     matcher = OffMatcher(_start(H))
