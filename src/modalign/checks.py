@@ -1,13 +1,14 @@
 """Refining and checking a fitted estimate: the dense refinement, the structure check,
 the choice among fitted models by mutual information, the refinement of scans through
 modality translators and that of blurred scans by mutual information (steps 4-7 of the
-README's "How a registration is decided"), the rating of a checked registration and the
-last translation of the one kept (end of step 10)."""
+README's "How a registration is decided"), the rating of a checked registration, the
+mean over views of its registered frame and the last translation of the one kept (end of
+step 10)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from .geometry.information import (
     scans,
 )
 from .geometry.refine import StructureMaps, refine_transform, structure_agreement
+from .geometry.transforms import mean_transform
 from .translated import translated_transform
 from .types import MatchResult, TransformType
 from .views import Outcome
@@ -301,10 +303,58 @@ def polished(
 ) -> Outcome:
     """``outcome`` with its transform translated once more (``translation.polish``), rated
     again if that replaced it; the note says what the last pass found."""
-    assert outcome.correlation is not None and outcome.sharpness is not None
-    checked = Checked(outcome.estimate, "", outcome.correlation, outcome.sharpness)
+    checked = _as_checked(outcome)
     again = translation_refined(checked, outcome.matches, maps, grays, config)
-    refinement = f"{outcome.refinement}; polish: {again.refinement.removeprefix('; ')}"
+    return _continued(outcome, checked, again, "polish: ", model)
+
+
+def averaged(
+    kept: Outcome,
+    others: Sequence[Outcome],
+    maps: StructureMaps,
+    config: RegisterConfig,
+    model: ConfidenceModel | None,
+    size0: tuple[int, int],
+) -> Outcome:
+    """``kept`` with its transform replaced by the mean of its own and those of ``others``
+    (registrations of views of its registered frame, ``rematch.views``) that succeeded
+    within ``rematch.max_move`` of it, if that mean passes the checks of a dense
+    refinement; rated again if so. The note says how many views were averaged."""
+    H = kept.estimate.H_1to0
+    assert H is not None
+    size1, bound = kept.matches.image_size1, config.rematch.max_move * max(size0)
+    near = [
+        other.estimate
+        for other in others
+        if other.estimate.H_1to0 is not None
+        and grid_error(other.estimate.H_1to0, H, size1) <= bound
+    ]
+    if not near:
+        note = f"views of the registered frame: none of {len(others)} registered near it"
+        return replace(kept, refinement=f"{kept.refinement}; {note}")
+    kinds = [kept.estimate.transform, *(estimate.transform for estimate in near)]
+    kind = max(kinds, key=lambda transform: transform.degrees_of_freedom)
+    mean = mean_transform([H, *(estimate.H_1to0 for estimate in near)], size1)
+    moved = grid_error(mean, H, size1)
+    note = f"averaged with {len(near)} of {len(others)} views, {moved:.1f} px from it"
+    checked = _as_checked(kept)
+    again = _refined_to(checked, mean, kind, note, kept.matches, maps, config)
+    return _continued(kept, checked, again, "views of the registered frame: ", model)
+
+
+def _as_checked(outcome: Outcome) -> Checked:
+    """A checked outcome as the start of a further refinement (an empty note)."""
+    assert outcome.correlation is not None and outcome.sharpness is not None
+    return Checked(outcome.estimate, "", outcome.correlation, outcome.sharpness)
+
+
+def _continued(
+    outcome: Outcome, checked: Checked, again: Checked, label: str, model: ConfidenceModel | None
+) -> Outcome:
+    """``outcome`` after the further refinement ``again`` of ``checked`` (its
+    :func:`_as_checked`): with the refined transform, rated again, if it was replaced;
+    its note, after ``label``, added to the refinement either way."""
+    refinement = f"{outcome.refinement}; {label}{again.refinement.removeprefix('; ')}"
     if again.estimate is checked.estimate:
         return replace(outcome, refinement=refinement)
     again = replace(again, refinement=refinement)

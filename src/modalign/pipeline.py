@@ -13,6 +13,7 @@ import numpy as np
 
 from ._version import __version__
 from .checks import (
+    averaged,
     densely_refined,
     information_refined,
     most_informative,
@@ -219,6 +220,12 @@ def register(
             start = time.perf_counter()
             second = _rematch(image0, image1, outcome, matcher_object, config)
             outcome = rematched(outcome, second, config, (width0, height0))
+            if config.rematch.views and outcome.correlation is not None:
+                views = config.rematch.views
+                others = [
+                    _rematch(image0, image1, outcome, matcher_object, config, v) for v in views
+                ]
+                outcome = averaged(outcome, others, structure(), config, model, (width0, height0))
             timings["rematch"] = time.perf_counter() - start
         if wants_polish(outcome, gray0, gray1, config):
             start = time.perf_counter()
@@ -302,14 +309,17 @@ def _rematch(
     first: Outcome,
     matcher: Matcher,
     config: RegisterConfig,
+    view: tuple[float, float] | None = None,
 ) -> Outcome:
     """Register the moving image warped onto the fixed one by ``first``'s transform
     (nothing searched again), in the moving image's own pixels: the transform composed
-    with the warp, the matches mapped back through it."""
-    H = first.estimate.H_1to0
-    assert H is not None
+    with the warp, the matches mapped back through it. ``view``: (scale, degrees), the
+    warped image also scaled and turned clockwise about the fixed image's centre."""
     height0, width0 = image0.shape[:2]
-    warped, _ = warp_image(image1, H, (width0, height0))
+    to_view, size = similarity_view(width0, height0, *(view or (1.0, 0.0)))
+    assert first.estimate.H_1to0 is not None
+    H = to_view @ first.estimate.H_1to0
+    warped, _ = warp_image(image1, H, size)
     once = replace(
         config,
         rotation_search=False,

@@ -54,9 +54,13 @@ class ViewSearchConfig:
     below_confidence: float = 0.5
 
     def __post_init__(self) -> None:
-        for scale, _ in self.views:
-            if not 0.1 <= scale <= 10:
-                raise ConfigError(f"view_search.views: scale {scale} is outside [0.1, 10]")
+        _check_views("view_search.views", self.views)
+
+
+def _check_views(key: str, views: tuple[tuple[float, float], ...]) -> None:
+    for scale, _ in views:
+        if not 0.1 <= scale <= 10:
+            raise ConfigError(f"{key}: scale {scale} is outside [0.1, 10]")
 
 
 @dataclass(frozen=True)
@@ -77,14 +81,24 @@ class RematchConfig:
         max_move: the farthest the rematch may move the moving image's grid (mean over
             10 × 10 points) from the first registration, as a fraction of the fixed
             image's longer side.
+        views: (scale, degrees) of further views of the registered frame (the moving
+            image warped by the registration kept after the rematch, then scaled and
+            turned clockwise about the fixed image's centre), each registered as the
+            rematch is; the kept transform is replaced by the mean of its own and theirs
+            (:func:`modalign.checks.averaged`; those within ``max_move`` of it) if that
+            passes the structure check. Each view's matches err in their own way, so
+            their mean lies closer to the truth (docs/model_card.md, "Averaging views of
+            the registered frame"); each view costs another registration of the pair.
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
     max_move: float = 0.15
+    views: tuple[tuple[float, float], ...] = ((1.0, 0.0), (1.0, 6.0), (1.0, -6.0))
 
     def __post_init__(self) -> None:
         if not self.max_move > 0:
             raise ConfigError(f"rematch.max_move: {self.max_move} is not positive")
+        _check_views("rematch.views", self.views)
 
 
 def _rank(estimate: Estimate) -> tuple[bool, int]:

@@ -15,6 +15,7 @@ from modalign.geometry.refine import RefineConfig
 from modalign.geometry.transforms import transform_points
 from modalign.matchers.base import Matcher
 from modalign.pipeline import RematchConfig
+from modalign.translated import TranslationConfig
 
 from ..conftest import head_slice_pair, warp_to_moving
 
@@ -109,8 +110,71 @@ def test_photographs_are_rematched_only_in_mode_all(slices, camera):
     assert grid_error(registration.H_1to0, H, SIZE1) < 0.3
 
 
+class DriftingMatcher(BiasedMatcher):
+    """As ``BiasedMatcher``, but each match of a registered view errs by the next of
+    ``drifts`` (fixed pixels), as a learned matcher's matches of one view err in their
+    own way; a drift of None fails that view."""
+
+    def __init__(self, H_1to0: np.ndarray, drifts: list[tuple[float, float] | None]):
+        super().__init__(H_1to0)
+        self.drifts = list(drifts)
+
+    def _match(self, image0, image1):
+        points0, points1, confidence = super()._match(image0, image1)
+        if image1.shape[:2] != image0.shape[:2]:
+            return points0, points1, confidence
+        drift = self.drifts.pop(0)
+        if drift is None:
+            rng = np.random.default_rng(0)
+            return rng.random((12, 2)) * 150, rng.random((12, 2)) * 150, np.ones(12)
+        return points0 + drift, points1, confidence
+
+
+def _checked(**rematch) -> RegisterConfig:
+    """As ``_config``, with the structure check on (the mean must pass it) and no
+    translation (no translator renders this slice)."""
+    config = _config(**rematch)
+    geometry = replace(config.geometry, min_structure_correlation=0.05)
+    return replace(config, geometry=geometry, translation=TranslationConfig(mode="none"))
+
+
+def test_views_of_the_registered_frame_are_averaged(slices):
+    fixed, moving, H = slices
+    config = _checked(views=((1.0, 0.0),))
+    matcher = DriftingMatcher(H, [(3.0, -2.0), (-3.0, 2.0)])
+    registration = register(fixed, moving, matcher=matcher, config=config)
+    assert matcher.drifts == []  # the rematch, then one view of its registered frame
+    # each view alone is 3.6 px off; their mean is the truth
+    assert registration.success and grid_error(registration.H_1to0, H, SIZE1) < 0.3
+    refinement = registration.refinement.split("; ")
+    assert refinement[-1].startswith("views of the registered frame: averaged with 1 of 1 views, ")
+    assert float(refinement[-1].split(", ")[1].split()[0]) == pytest.approx(3.6, abs=0.1)
+    assert refinement[-2].startswith("rematched, ")
+    # a view that fails leaves the rematch's registration as it was
+    matcher = DriftingMatcher(H, [(3.0, -2.0), None])
+    kept = register(fixed, moving, matcher=matcher, config=config)
+    assert kept.refinement.endswith("views of the registered frame: none of 1 registered near it")
+    assert grid_error(kept.H_1to0, H, SIZE1) == pytest.approx(3.6, abs=0.1)
+
+
+def test_a_turned_and_scaled_view_maps_back_to_the_moving_image(slices):
+    """SIFT matches the textured slice exactly whatever the view; if the view's warp were
+    composed wrongly its registration would pull the mean off the truth."""
+    fixed, moving, H = slices
+    config = replace(_checked(views=((1.2, 15.0), (0.9, -10.0))), matcher="sift")
+    registration = register(fixed, moving, config=config)
+    assert registration.refinement.split("; ")[-1].startswith(
+        "views of the registered frame: averaged with 2 of 2 views"
+    )
+    assert grid_error(registration.H_1to0, H, SIZE1) < 0.3
+
+
 def test_rematch_is_set_from_the_command_line():
     config = build(RegisterConfig, parse_overrides(["rematch.mode=none", "rematch.max_move=0.1"]))
     assert config.rematch == replace(RematchConfig(), mode="none", max_move=0.1)
     with pytest.raises(ConfigError, match=r"rematch.max_move: 0.0 is not positive"):
         build(RegisterConfig, parse_overrides(["rematch.max_move=0"]))
+    config = build(RegisterConfig, parse_overrides(["rematch.views=[[1.0,6],[1.0,-6]]"]))
+    assert config.rematch.views == ((1.0, 6.0), (1.0, -6.0))
+    with pytest.raises(ConfigError, match=r"rematch.views: scale 0.0 is outside"):
+        build(RegisterConfig, parse_overrides(["rematch.views=[[0,6]]"]))

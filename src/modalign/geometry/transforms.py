@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import cv2
 import numpy as np
 
 
@@ -86,3 +89,16 @@ def corners(width: int, height: int) -> np.ndarray:
     return np.array(
         [[-0.5, -0.5], [width - 0.5, -0.5], [width - 0.5, height - 0.5], [-0.5, height - 0.5]]
     )
+
+
+def mean_transform(transforms: Sequence[np.ndarray], size1: tuple[int, int]) -> np.ndarray:
+    """The transform that maps a 10 × 10 grid over the moving image (width, height) to the
+    mean of where ``transforms`` map it: their mean if all are affine (exact: an affine
+    map is linear in its matrix, and a mean of similarities is a similarity), otherwise
+    the least-squares homography."""
+    if all(np.allclose(H[2], (0.0, 0.0, H[2, 2])) for H in transforms):
+        return normalize_homography(np.mean([normalize_homography(H) for H in transforms], 0))
+    points = grid_points(*size1)
+    mean = np.mean([transform_points(H, points) for H in transforms], axis=0)
+    H, _ = cv2.findHomography(points.astype(np.float32), mean.astype(np.float32), 0)
+    return normalize_homography(H)
