@@ -13,7 +13,7 @@ from modalign.errors import ConfigError
 from modalign.eval.metrics import grid_error
 from modalign.geometry.transforms import similarity_view, transform_points
 from modalign.matchers.base import Matcher
-from modalign.pipeline import ViewSearchConfig
+from modalign.pipeline import RematchConfig, ViewSearchConfig
 
 from ..conftest import head_slice_pair, warp_to_moving
 
@@ -74,11 +74,14 @@ def test_an_unsure_scan_is_registered_from_the_view_the_matcher_reads(slices, tm
         atol=0.5,
     )
     assert registration.timings["views"] > 0
-    # the base view, each configured view once, then the winner's registered view (which
-    # this matcher does not read: the rematch fails and the view's registration is kept,
-    # then translated once more, which the shipped mri2pet's bar keeps from this slice)
-    assert len(matcher.calls) == 1 + len(ViewSearchConfig().views) + 1
-    assert "; kept: rematch failed; polish: kept: " in registration.refinement
+    # the base view, each configured view once, then the winner's registered view and
+    # the views of that frame (which this matcher does not read: the rematch and they
+    # fail and the view's registration is kept, then translated once more, which the
+    # shipped mri2pet's bar keeps from this slice)
+    frame_views = len(RematchConfig().views)
+    assert len(matcher.calls) == 1 + len(ViewSearchConfig().views) + 1 + frame_views
+    kept = f"; kept: rematch failed; views of the registered frame: none of {frame_views} "
+    assert kept + "registered near it; polish: kept: " in registration.refinement
 
 
 def test_no_view_is_searched_when_off_sure_or_unrated(slices, tmp_path):
@@ -93,8 +96,10 @@ def test_no_view_is_searched_when_off_sure_or_unrated(slices, tmp_path):
     # a registration sure enough is not searched
     sure = OneViewMatcher(H, 1.0, 0.0)
     registration = register(fixed, moving, matcher=sure, config=rated)
-    assert registration.success and "view" not in registration.refinement
-    assert sure.calls == [SIZE1, fixed.shape[::-1]]  # the pair, then only the rematch
+    searched = ("view: ", "views: ")  # the notes of the view search
+    assert registration.success and not any(note in registration.refinement for note in searched)
+    # the pair, then only the rematch and the views of its registered frame
+    assert sure.calls == [SIZE1] + [fixed.shape[::-1]] * (1 + len(RematchConfig().views))
 
 
 def test_a_view_must_itself_be_sure_to_replace_a_registration(slices, tmp_path):
