@@ -90,7 +90,8 @@ class RegisterConfig:
         rotation_search: also try the moving image turned by 90, 180 and 270 degrees.
         view_search: match unsure registrations again with other views of the moving
             image (by default for scans).
-        rematch: match again with the moving image warped by the registration (by
+        rematch: match again with the moving image warped by the registration, and
+            average the registrations of turned views of that frame with it (by
             default for scans).
         normalization0, normalization1: intensity normalisation of fixed / moving.
         confidence: file of the confidence model (:mod:`modalign.confidence`); empty for

@@ -112,7 +112,10 @@ class Registration:
     in its registered frame (``RegisterConfig.rematch``) reports the second
     registration's refinement, then "; rematched, 6.7 px from the first registration
     (...)" with the first's in brackets, or the first's followed by "; kept: rematch
-    failed" or "; kept: rematch moved the grid 47.8 px".
+    failed" or "; kept: rematch moved the grid 47.8 px"; then by "; views of the
+    registered frame: averaged with 3 of 3 views, 1.2 px from it" (or "...: kept: ..."
+    and why, or "...: none of 3 registered near it"; ``RematchConfig.views``) and, for
+    scans the translators refine, "; polish: ..." (``TranslationConfig.polish``).
     ``rotation_degrees`` is the clockwise quarter-turn rotation of the moving image
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
     already includes it. ``structure_correlation`` is the agreement of the two images'
