@@ -333,7 +333,7 @@ def averaged(
         note = f"views of the registered frame: none of {len(others)} registered near it"
         return replace(kept, refinement=f"{kept.refinement}; {note}")
     kinds = [kept.estimate.transform, *(estimate.transform for estimate in near)]
-    kind = max(kinds, key=lambda transform: transform.degrees_of_freedom)
+    kind = TransformType.most_general(kinds)
     mean = mean_transform([H, *(estimate.H_1to0 for estimate in near)], size1)
     moved = grid_error(mean, H, size1)
     note = f"averaged with {len(near)} of {len(others)} views, {moved:.1f} px from it"

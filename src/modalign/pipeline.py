@@ -49,7 +49,7 @@ from .io import NormalizationConfig, to_gray
 from .matchers.base import ImageInput, Matcher
 from .registry import DEFAULT_MATCHER, shared_matcher
 from .translated import TranslationConfig
-from .types import MatchResult, Registration
+from .types import MatchResult, Registration, TransformType
 from .views import (
     Outcome,
     RematchConfig,
@@ -342,10 +342,10 @@ def _rematch(
         size1,
     )
     composed = None if second.H_1to0 is None else normalize_homography(second.H_1to0 @ H)
-    # the composition is of the more general of the two models
     kinds = (second.transform or first.estimate.transform, first.estimate.transform)
-    kind = max(kinds, key=lambda model: model.degrees_of_freedom)
-    estimate = Estimate(kind, composed, second.inliers, second.rmse, second.reason)
+    estimate = Estimate(
+        TransformType.most_general(kinds), composed, second.inliers, second.rmse, second.reason
+    )
     return Outcome(
         matches, estimate, first.quarter, second.refinement, second.structure_correlation,
         second.structure_sharpness, second.confidence,

@@ -10,6 +10,7 @@ Coordinate convention (stated once, used everywhere):
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,12 @@ class TransformType(str, enum.Enum):
     @property
     def degrees_of_freedom(self) -> int:
         return {"similarity": 4, "affine": 6, "homography": 8}[self.value]
+
+    @staticmethod
+    def most_general(kinds: Iterable[TransformType]) -> TransformType:
+        """The model of most degrees of freedom among ``kinds``: that of a composition or
+        a mean of their transforms."""
+        return max(kinds, key=lambda kind: kind.degrees_of_freedom)
 
 
 @dataclass(frozen=True)
