@@ -6,6 +6,7 @@ import numpy as np
 from typer.testing import CliRunner
 
 from modalign.cli import app
+from modalign.eval import bench
 from modalign.eval.datasets import read_set
 
 runner = CliRunner()
@@ -25,7 +26,7 @@ def test_multi_instance_set_is_valid_and_deterministic(tmp_path):
     assert again.exit_code == 2 and "not an empty folder" in again.stderr
 
 
-def test_bench_runs_caches_and_compares(tmp_path):
+def test_bench_runs_caches_and_compares(tmp_path, monkeypatch):
     data = tmp_path / "mi"
     runner.invoke(
         app, ["bench-make", "multi-instance", "-o", str(data), "--pairs", "2", "--size", "256"]
@@ -66,6 +67,11 @@ def test_bench_runs_caches_and_compares(tmp_path):
     stamps = [p.stat().st_mtime_ns for p in cached]
     result = runner.invoke(app, args)  # every prediction comes from the cache
     assert result.exit_code == 0 and [p.stat().st_mtime_ns for p in cached] == stamps
+    assert len(list((out / "cache").iterdir())) == 2
+    monkeypatch.setattr(bench, "package_digest", lambda: "other code")
+    result = runner.invoke(app, args)  # the package changed: nothing is reused
+    assert result.exit_code == 0 and len(list((out / "cache").iterdir())) == 4
+    monkeypatch.undo()
 
     other = tmp_path / "other"
     runner.invoke(

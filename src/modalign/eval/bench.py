@@ -1,12 +1,14 @@
 """Export-then-score benchmark runner with a per-(matcher config, pair) cache.
 
 Each prediction is stored as ``OUT/cache/<matcher>-<config hash>/<set>/<pair_id>.json``;
-a later run with the same matcher configuration, registration configuration and protocol
-reuses it, so adding a matcher only computes the new one.
+a later run with the same matcher configuration, registration configuration, protocol
+and package files (code and shipped weights) reuses it, so adding a matcher only
+computes the new one.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -71,9 +73,22 @@ def _within(part: list[Pair], chosen: list[Pair]) -> list[Pair]:
     return [p for p in part if p.key in keys]
 
 
+@functools.lru_cache(maxsize=1)
+def package_digest() -> str:
+    """Hash of the files of the installed package (its code, shipped weights and
+    configurations): a change to the pipeline changes predictions as much as a setting."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(path.relative_to(root).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str:
     """Hash of everything that decides a prediction: matcher preset and overrides,
-    registration settings, protocol version and seed."""
+    registration settings, protocol version, seed and the package's files."""
     spec = get_spec(matcher)
     content = {
         "matcher": matcher,
@@ -82,6 +97,7 @@ def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str
         "register": to_dict(register_config),
         "protocol": PROTOCOL_VERSION,
         "seed": seed,
+        "package": package_digest(),
     }
     if not spec.missing():
         resolved = matcher_config(matcher, register_config.matcher_conf)
