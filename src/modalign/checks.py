@@ -305,7 +305,7 @@ def polished(
     again if that replaced it; the note says what the last pass found."""
     checked = _as_checked(outcome)
     again = translation_refined(checked, outcome.matches, maps, grays, config)
-    return _continued(outcome, checked, again, "polish: ", model)
+    return _continued(outcome, checked, again, "polish: ", model, translated=True)
 
 
 def averaged(
@@ -339,7 +339,8 @@ def averaged(
     note = f"averaged with {len(near)} of {len(others)} views, {moved:.1f} px from it"
     checked = _as_checked(kept)
     again = _refined_to(checked, mean, kind, note, kept.matches, maps, config)
-    return _continued(kept, checked, again, "views of the registered frame: ", model)
+    label = "views of the registered frame: "
+    return _continued(kept, checked, again, label, model, translated=False)
 
 
 def _as_checked(outcome: Outcome) -> Checked:
@@ -349,13 +350,20 @@ def _as_checked(outcome: Outcome) -> Checked:
 
 
 def _continued(
-    outcome: Outcome, checked: Checked, again: Checked, label: str, model: ConfidenceModel | None
+    outcome: Outcome,
+    checked: Checked,
+    again: Checked,
+    label: str,
+    model: ConfidenceModel | None,
+    translated: bool,
 ) -> Outcome:
     """``outcome`` after the further refinement ``again`` of ``checked`` (its
-    :func:`_as_checked`): with the refined transform, rated again, if it was replaced;
-    its note, after ``label``, added to the refinement either way."""
+    :func:`_as_checked`): with the refined transform, rated again (``translated``: whether
+    that transform came from a translator), if it was replaced; its note, after
+    ``label``, added to the refinement either way."""
     refinement = f"{outcome.refinement}; {label}{again.refinement.removeprefix('; ')}"
     if again.estimate is checked.estimate:
         return replace(outcome, refinement=refinement)
     again = replace(again, refinement=refinement)
-    return replace(rated(again, outcome.matches, outcome.quarter, model), view=outcome.view)
+    rerated = rated(again, outcome.matches, outcome.quarter, model)
+    return replace(rerated, view=outcome.view, translated=translated)

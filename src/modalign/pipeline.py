@@ -221,7 +221,7 @@ def register(
             start = time.perf_counter()
             second = _rematch(image0, image1, outcome, matcher_object, config)
             outcome = rematched(outcome, second, config, (width0, height0))
-            if config.rematch.views and outcome.correlation is not None:
+            if config.rematch.views and outcome.correlation is not None and not outcome.translated:
                 views = config.rematch.views
                 others = [
                     _rematch(image0, image1, outcome, matcher_object, config, v) for v in views
@@ -251,6 +251,7 @@ def register(
         structure_correlation=outcome.correlation,
         structure_sharpness=outcome.sharpness,
         confidence=outcome.confidence,
+        translated=outcome.translated,
         rotation_degrees=(360 - 90 * outcome.quarter) % 360,
         image_size0=matches.image_size0,
         image_size1=matches.image_size1,
@@ -288,7 +289,7 @@ def _concluded(
         start = time.perf_counter()
         checked, _ = densely_refined(information_refined, checked, matches, maps, grays, config)
         timings["information"] = timings.get("information", 0.0) + time.perf_counter() - start
-    return rated(checked, matches, quarter, model)
+    return replace(rated(checked, matches, quarter, model), translated=translated)
 
 
 def _trusted(outcome: Outcome, minimum: float) -> Outcome:
@@ -348,7 +349,7 @@ def _rematch(
     )
     return Outcome(
         matches, estimate, first.quarter, second.refinement, second.structure_correlation,
-        second.structure_sharpness, second.confidence,
+        second.structure_sharpness, second.confidence, translated=second.translated,
     )  # fmt: skip
 
 

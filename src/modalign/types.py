@@ -121,8 +121,10 @@ class Registration:
     (...)" with the first's in brackets, or the first's followed by "; kept: rematch
     failed" or "; kept: rematch moved the grid 47.8 px"; then by "; views of the
     registered frame: averaged with 3 of 3 views, 1.2 px from it" (or "...: kept: ..."
-    and why, or "...: none of 3 registered near it"; ``RematchConfig.views``) and, for
-    scans the translators refine, "; polish: ..." (``TranslationConfig.polish``).
+    and why, or "...: none of 3 registered near it"; ``RematchConfig.views``; none for a
+    translated registration) and, for scans the translators refine, "; polish: ..."
+    (``TranslationConfig.polish``). ``translated``: ``H_1to0`` was last refined through
+    a modality translator.
     ``rotation_degrees`` is the clockwise quarter-turn rotation of the moving image
     relative to the fixed one found by the rotation search (0 without it); ``H_1to0``
     already includes it. ``structure_correlation`` is the agreement of the two images'
@@ -157,6 +159,7 @@ class Registration:
     version: str = ""
     structure_sharpness: float | None = None
     confidence: float | None = None
+    translated: bool = False
 
     def warp(
         self, image: np.ndarray, interpolation: str = "linear"
@@ -193,6 +196,7 @@ class Registration:
             "structure_correlation": self.structure_correlation,
             "structure_sharpness": self.structure_sharpness,
             "confidence": self.confidence,
+            "translated": self.translated,
             "rotation_degrees": self.rotation_degrees,
             "image_size0": list(self.image_size0),
             "image_size1": list(self.image_size1),

@@ -89,6 +89,9 @@ class RematchConfig:
             passes the structure check. Each view's matches err in their own way, so
             their mean lies closer to the truth (docs/model_card.md, "Averaging views of
             the registered frame"); each view costs another registration of the pair.
+            A registration a modality translator refined (``TranslationConfig``) is
+            not averaged: its dense alignment is finer than the views' matches, which
+            only moved such PET-MRI slices off it (same section).
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
@@ -161,6 +164,7 @@ class Outcome:
     sharpness: float | None
     confidence: float | None
     view: tuple[float, float] | None = None
+    translated: bool = False  # its transform was last refined through a translator
 
 
 def surety(outcome: Outcome) -> float:

@@ -210,6 +210,34 @@ def test_the_registration_kept_is_translated_once_more(translator, rendered_pair
     assert again.refinement.rindex("polish:") > again.refinement.rindex("rematched")
 
 
+def test_a_translated_registration_is_not_averaged_with_views(translator, rendered_pair):
+    """The views of the registered frame (``RematchConfig.views``) are averaged with the
+    registration kept after the rematch unless a translator refined it. In the warped
+    frame the rendering's surround is lost and the rematch translates at a correlation
+    of 0.77: under a bar of 0.7 the translated rematch is kept and not averaged; under
+    the default bar (0.96) the untranslated rematch replaces the first registration, is
+    averaged, and the last pass translates it again."""
+    fixed, moving, H = rendered_pair
+    matcher = OffMatcher(_start(H))
+
+    def config(**translation) -> RegisterConfig:
+        base = _config(translator, **translation)
+        return replace(base, rematch=replace(base.rematch, mode="all"))
+
+    translated = register(fixed, moving, matcher=matcher, config=config(min_correlation=0.7))
+    assert translated.success and translated.translated, translated.refinement
+    assert translated.to_dict()["translated"] and "rematched, " in translated.refinement
+    assert "views of the registered frame" not in translated.refinement
+    assert grid_error(translated.H_1to0, H, SIZE1) < 0.5
+    averaged = register(fixed, moving, matcher=matcher, config=config())
+    assert averaged.success and averaged.translated  # by the last pass
+    assert "views of the registered frame: " in averaged.refinement
+    assert "; polish: translated (" in averaged.refinement
+    matched = register(fixed, moving, matcher=matcher, config=config(mode="none"))
+    assert matched.success and not matched.translated
+    assert "views of the registered frame: " in matched.refinement
+
+
 def test_only_scans_are_translated_unless_mode_is_all(rendered_pair, camera):
     scan = rendered_pair[0]
     photo = camera[100:300, 150:350].astype(np.float32) / 255

@@ -162,6 +162,7 @@ def _record(pair: Pair, matcher: str, registration: Registration, error: float) 
         "structure_correlation": registration.structure_correlation,
         "structure_sharpness": registration.structure_sharpness,
         "confidence": registration.confidence,
+        "translated": registration.translated,
         "rotation_degrees": registration.rotation_degrees,
         "H_1to0": None if registration.H_1to0 is None else registration.H_1to0.tolist(),
     }
