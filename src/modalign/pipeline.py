@@ -251,7 +251,7 @@ def register(
         structure_correlation=outcome.correlation,
         structure_sharpness=outcome.sharpness,
         confidence=outcome.confidence,
-        translated=outcome.translated,
+        translated=outcome.translated and estimate.H_1to0 is not None,
         rotation_degrees=(360 - 90 * outcome.quarter) % 360,
         image_size0=matches.image_size0,
         image_size1=matches.image_size1,

@@ -90,8 +90,9 @@ class RematchConfig:
             their mean lies closer to the truth (docs/model_card.md, "Averaging views of
             the registered frame"); each view costs another registration of the pair.
             A registration a modality translator refined (``TranslationConfig``) is
-            not averaged: its dense alignment is finer than the views' matches, which
-            only moved such PET-MRI slices off it (same section).
+            not averaged: its dense alignment is finer than the views' matches, and on
+            the PET-MRI tuning slices skipping them changed no result at 5, 10 or 20 px
+            and took 40% less time (same section).
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
