@@ -22,6 +22,7 @@ from pathlib import Path
 
 from ..config import to_dict
 from ..geometry.refine import StructureMaps
+from ..hub import sha256_of
 from ..pipeline import RegisterConfig, needs_structure, pair_structure_maps, register
 from ..registry import get_spec, matcher_config, shared_matcher
 from ..types import Registration
@@ -81,8 +82,7 @@ def package_digest() -> str:
     digest = hashlib.sha256()
     for path in sorted(root.rglob("*")):
         if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(path.relative_to(root).as_posix().encode())
-            digest.update(path.read_bytes())
+            digest.update(f"{path.relative_to(root).as_posix()} {sha256_of(path)}\n".encode())
     return digest.hexdigest()
 
 
@@ -103,7 +103,6 @@ def config_hash(matcher: str, register_config: RegisterConfig, seed: int) -> str
         resolved = matcher_config(matcher, register_config.matcher_conf)
         content["config"] = to_dict(resolved)
         if spec.kind == "learned":  # retrained weights must not reuse cached results
-            from ..hub import sha256_of
             from ..models.checkpoint import model_path
 
             content["weights"] = sha256_of(model_path(resolved.weights))
