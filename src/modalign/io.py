@@ -7,6 +7,8 @@ colour in RGB(A) order. Matchers work on :func:`to_float` output: float32 in [0,
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -108,10 +110,23 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         raise InputError(source, f"cannot read ({err.strerror})") from None
     if data.size == 0:
         raise InputError(source, "file is empty")
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    with _opencv_silenced():  # its decoders log their complaints to stderr themselves
+        image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise InputError(source, "cannot decode: corrupt or not really a PNG/JPEG/TIFF/BMP")
     return check_image(_to_rgb(image), source)
+
+
+@contextmanager
+def _opencv_silenced() -> Iterator[None]:
+    """OpenCV's own logging off for the block: a corrupt file is reported once, by the
+    :class:`InputError` that names it, not also by the decoder's warnings."""
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+    try:
+        yield
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def _to_rgb(image: np.ndarray) -> np.ndarray:

@@ -24,6 +24,17 @@ def test_read_image_errors_name_the_file(tmp_path, name, content, message):
     assert str(path) in str(info.value)
 
 
+def test_a_corrupt_file_is_reported_once_not_by_the_decoder_too(tmp_path, capfd):
+    path = tmp_path / "broken.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n garbage")  # a PNG signature, then no IHDR
+    with pytest.raises(InputError, match="cannot decode"):
+        read_image(path)
+    captured = capfd.readouterr()  # what reached the process's own stdout and stderr
+    assert captured.err == "" and captured.out == ""
+    level = cv2.utils.logging.getLogLevel()
+    assert level != cv2.utils.logging.LOG_LEVEL_SILENT  # logging is back as it was
+
+
 def test_read_image_rejects_tiny_nonfinite_and_folders(tmp_path):
     cv2.imwrite(str(tmp_path / "one.png"), np.zeros((1, 1), np.uint8))
     with pytest.raises(InputError, match="1x1 pixels"):
