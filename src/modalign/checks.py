@@ -220,7 +220,7 @@ def _refined_to(
     the same ``estimate`` object and only its note added, which is how
     :func:`densely_refined` tells the two apart."""
     estimate = checked.estimate
-    if H is None or degeneracy(H, matches.image_size1, config.geometry):
+    if H is None or degeneracy(H, matches.image_size1, config.geometry, matches.image_size0):
         note = note if H is None else "kept: refined transform is degenerate"
         return replace(checked, refinement=f"{checked.refinement}; {note}")
     error = residuals(H, matches.keypoints1, matches.keypoints0)
@@ -254,7 +254,7 @@ def refine_estimate(
     H, note = refine_transform(maps, estimate.H_1to0, estimate.transform, config.refine)
     if note != "refined":
         return estimate, note
-    problem = degeneracy(H, matches.image_size1, config.geometry)
+    problem = degeneracy(H, matches.image_size1, config.geometry, matches.image_size0)
     if problem:
         return estimate, f"kept: refined transform is degenerate ({problem})"
     error = residuals(H, matches.keypoints1, matches.keypoints0)

@@ -144,7 +144,9 @@ def match_with_rotations(
         )
         timings["match"] += time.perf_counter() - start
         start = time.perf_counter()
-        estimate = estimate_transform(keypoints1, matches.keypoints0, (width1, height1), geometry)
+        estimate = estimate_transform(
+            keypoints1, matches.keypoints0, (width1, height1), geometry, matches.image_size0
+        )
         timings["estimate"] += time.perf_counter() - start
         logger.debug("rotation %d°: %d matches, %s", 90 * quarter, len(matches), estimate.reason)
         if best is None or _rank(estimate) > _rank(best[1]):

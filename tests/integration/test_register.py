@@ -51,6 +51,19 @@ def test_default_matcher_registers_the_cross_modal_demo_subpixel():
     assert register(pair.fixed, pair.moving, matcher="modalign-onnx").confidence > 0.9
 
 
+def test_a_fixed_image_at_nine_times_the_resolution_is_registered(camera):
+    import cv2
+
+    H = similarity(6.0, 0.9, (10.0, -8.0), (255.5, 255.5))  # moving -> camera pixels
+    moving = 255 - warp_to_moving(camera, H, (480, 440))  # inverted: another "modality"
+    fixed = cv2.resize(camera, (9 * 512, 9 * 512), interpolation=cv2.INTER_LINEAR)
+    upscale = np.array([[9.0, 0, 4.0], [0, 9.0, 4.0], [0, 0, 1]])  # camera -> fixed pixels
+    registration = register(fixed, moving)
+    # a scale change of 8.1 in pixels, 1.01 for the images' sizes (4608 against 480)
+    assert registration.success, registration.reason
+    assert grid_error(registration.H_1to0, upscale @ H, registration.image_size1) < 9.0
+
+
 def test_unrelated_images_fail_without_a_transform(camera):
     noise = np.random.default_rng(0).integers(0, 255, camera.shape, dtype=np.uint8)
     registration = register(camera, noise, matcher="sift")

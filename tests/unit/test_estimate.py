@@ -59,6 +59,22 @@ def test_degenerate_transforms_are_refused():
     assert degeneracy(SIMILARITY, SIZE, config) is None
 
 
+def test_scale_changes_count_relative_to_the_images_sizes():
+    config = GeometryConfig()  # max_scale 8
+    tenfold = np.diag([10.0, 10.0, 1.0])
+    assert degeneracy(tenfold, SIZE, config) == "extreme scale change (10–10)"
+    assert "scale" in degeneracy(tenfold, SIZE, config, SIZE)  # same sizes: as without
+    # a fixed image ten times larger: the same scene at ten times the resolution
+    assert degeneracy(tenfold, SIZE, config, (4000, 3000)) is None
+    # ...where a moving image shown at its own size is a tenfold shrink
+    shrunk = degeneracy(np.eye(3), SIZE, config, (4000, 3000))
+    assert shrunk == "extreme scale change (0.1–0.1, for the images' sizes)"
+    points1, points0, _ = correspondences(tenfold, outliers=0.0)
+    assert estimate_transform(points1, points0, SIZE, config).H_1to0 is None
+    estimate = estimate_transform(points1, points0, SIZE, config, (4000, 3000))
+    assert estimate.reason == "ok" and np.allclose(estimate.H_1to0, tenfold, atol=0.05)
+
+
 def test_failures_give_no_transform_and_a_reason():
     rng = np.random.default_rng(0)
     random1, random0 = rng.uniform(0, 300, (300, 2)), rng.uniform(0, 300, (300, 2))

@@ -41,7 +41,10 @@ class GeometryConfig:
         min_inliers: fewer inliers than this is a failed registration.
         dof_penalty: in "auto", each extra degree of freedom beyond the similarity's 4
             costs this fraction of the inlier count.
-        max_scale: largest accepted scale change (and its inverse), per axis.
+        max_scale: largest accepted scale change (and its inverse), per axis, relative to
+            the ratio of the two images' longer sides where the fixed image's size is
+            known: two images of one scene at different resolutions (a 6000-px
+            orthophoto and a 512-px thermal frame) are not degenerate.
         max_anisotropy: largest accepted ratio of the two axis scales (shear/stretch).
         min_inlier_spread: inliers must cover at least this fraction of the moving
             image (convex-hull area); guards against collinear or clustered support.
@@ -141,8 +144,18 @@ def _fit(
     return None if A is None else np.vstack([A, [0.0, 0.0, 1.0]])
 
 
-def degeneracy(H_1to0: np.ndarray, size1: tuple[int, int], config: GeometryConfig) -> str | None:
-    """Why a transform is implausible for a registration, or None if it is acceptable."""
+def degeneracy(
+    H_1to0: np.ndarray,
+    size1: tuple[int, int],
+    config: GeometryConfig,
+    size0: tuple[int, int] | None = None,
+) -> str | None:
+    """Why a transform is implausible for a registration, or None if it is acceptable.
+
+    Args:
+        size1, size0: (width, height) of the moving and, if known, the fixed image; the
+            scale change is judged relative to the ratio of their longer sides.
+    """
     if not np.isfinite(H_1to0).all():
         return "transform has non-finite entries"
     width1, height1 = size1
@@ -161,8 +174,10 @@ def degeneracy(H_1to0: np.ndarray, size1: tuple[int, int], config: GeometryConfi
     centre = np.array([[(width1 - 1) / 2, (height1 - 1) / 2]])
     jacobian = _jacobian(H_1to0, centre[0])
     singular = np.linalg.svd(jacobian, compute_uv=False)
-    if singular[0] > config.max_scale or singular[1] < 1 / config.max_scale:
-        return f"extreme scale change ({singular[1]:.3g}–{singular[0]:.3g})"
+    relative = singular / (1.0 if size0 is None else max(size0) / max(size1))
+    if relative[0] > config.max_scale or relative[1] < 1 / config.max_scale:
+        sizes = "" if size0 is None or max(size0) == max(size1) else ", for the images' sizes"
+        return f"extreme scale change ({relative[1]:.3g}–{relative[0]:.3g}{sizes})"
     if singular[0] / singular[1] > config.max_anisotropy:
         return f"extreme shear or stretch (axis ratio {singular[0] / singular[1]:.3g})"
     return None
@@ -200,8 +215,10 @@ def fit_model(
     points0: np.ndarray,
     size1: tuple[int, int],
     config: GeometryConfig,
+    size0: tuple[int, int] | None = None,
 ) -> Estimate:
-    """Fit one model robustly and check it; ``H_1to0`` is None when it is not acceptable."""
+    """Fit one model robustly and check it; ``H_1to0`` is None when it is not acceptable
+    (``size0``: the fixed image's size, see :func:`degeneracy`)."""
     empty = np.zeros(len(points0), dtype=bool)
     minimal = {TransformType.SIMILARITY: 2, TransformType.AFFINE: 3, TransformType.HOMOGRAPHY: 4}
     if len(points0) < max(minimal[model] + 1, config.min_inliers):
@@ -212,7 +229,7 @@ def fit_model(
     error = residuals(H, points1, points0)
     inliers = error < config.threshold
     rmse = float(np.sqrt(np.mean(error[inliers] ** 2))) if inliers.any() else None
-    problem = degeneracy(H, size1, config)
+    problem = degeneracy(H, size1, config, size0)
     if problem is None and inliers.sum() < config.min_inliers:
         problem = f"too few inliers ({int(inliers.sum())} < {config.min_inliers})"
     if problem is None and _spread(points1[inliers], size1) < config.min_inlier_spread:
@@ -227,6 +244,7 @@ def estimate_transform(
     points0: np.ndarray,
     size1: tuple[int, int],
     config: GeometryConfig,
+    size0: tuple[int, int] | None = None,
 ) -> Estimate:
     """Estimate H_1to0 from matched points.
 
@@ -234,6 +252,8 @@ def estimate_transform(
         points1: [N, 2] moving-image points.
         points0: [N, 2] fixed-image points.
         size1: (width, height) of the moving image.
+        size0: (width, height) of the fixed image, if known: scale changes are then
+            judged relative to the images' sizes (:func:`degeneracy`).
     Returns:
         The chosen :class:`Estimate`. In "auto" mode it is the valid model with the
         highest MSAC support (inliers weighted by 1 − (residual / threshold)²) after the
@@ -242,8 +262,9 @@ def estimate_transform(
         valid, the failure of the model with the most inliers (to report its reason).
     """
     if config.transform != "auto":
-        return fit_model(TransformType(config.transform), points1, points0, size1, config)
-    candidates = [fit_model(m, points1, points0, size1, config) for m in TransformType]
+        model = TransformType(config.transform)
+        return fit_model(model, points1, points0, size1, config, size0)
+    candidates = [fit_model(m, points1, points0, size1, config, size0) for m in TransformType]
     valid = [c for c in candidates if c.H_1to0 is not None]
     if not valid:
         return max(candidates, key=lambda c: c.num_inliers)
