@@ -43,24 +43,43 @@ def draw_matches(
     keypoints1: np.ndarray,
     max_lines: int = 400,
     seed: int = 0,
+    max_height: int = 1024,
 ) -> np.ndarray:
     """Fixed (left) and moving (right) side by side with lines between matches.
 
+    Both images are shown at one height, that of the taller one but at most
+    ``max_height``, so that two resolutions of one scene (a 6000-px orthophoto, a 512-px
+    thermal frame) show at comparable sizes and the picture stays small.
+
     Args:
-        gray0: [H0, W0], gray1: [H1, W1] float in [0, 1]; keypoints0/1: [N, 2].
+        gray0: [H0, W0], gray1: [H1, W1] float in [0, 1]; keypoints0/1: [N, 2] pixels.
         max_lines: draw at most this many matches (a seeded random subset).
     Returns:
-        [max(H0, H1), W0 + W1, 3] uint8 RGB.
+        [H, W0' + W1', 3] uint8 RGB, H = min(max(H0, H1), max_height) and each width
+        scaled with its image.
     """
-    height = max(gray0.shape[0], gray1.shape[0])
-    width0 = gray0.shape[1]
-    canvas = np.zeros((height, width0 + gray1.shape[1], 3), np.uint8)
-    canvas[: gray0.shape[0], :width0] = to_uint8(gray0)[..., None]
-    canvas[: gray1.shape[0], width0:] = to_uint8(gray1)[..., None]
-    index = np.arange(len(keypoints0))
+    height = min(max(gray0.shape[0], gray1.shape[0]), max_height)
+    sides, scales = [], []
+    for gray in (gray0, gray1):
+        original_height, original_width = gray.shape
+        scale = height / original_height
+        width = max(1, round(original_width * scale))
+        if (width, height) != (original_width, original_height):
+            area = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            gray = cv2.resize(np.asarray(gray, np.float32), (width, height), interpolation=area)
+        sides.append(to_uint8(gray))
+        scales.append(np.array([width / original_width, height / original_height]))
+    width0 = sides[0].shape[1]
+    canvas = np.repeat(np.hstack(sides)[..., None], 3, axis=-1)
+    # pixel centres: x' = s·(x + 0.5) − 0.5, the right image shifted by the left's width
+    points0 = scales[0] * (np.asarray(keypoints0, float) + 0.5) - 0.5
+    points1 = scales[1] * (np.asarray(keypoints1, float) + 0.5) - 0.5 + [width0, 0]
+    index = np.arange(len(points0))
     if len(index) > max_lines:
         index = np.sort(np.random.default_rng(seed).choice(index, max_lines, replace=False))
-    hues = np.linspace(0, 179, max(len(index), 1), endpoint=False).astype(np.uint8)
+    if not len(index):
+        return canvas
+    hues = np.linspace(0, 179, len(index), endpoint=False).astype(np.uint8)
     colours = cv2.cvtColor(
         np.stack([hues, np.full_like(hues, 255), np.full_like(hues, 255)], -1)[None],
         cv2.COLOR_HSV2RGB,
@@ -68,10 +87,10 @@ def draw_matches(
     thickness = max(1, round(height / 600))
     shift = 4  # sub-pixel drawing precision
     for colour, i in zip(colours, index, strict=True):
-        point0 = np.round(keypoints0[i] * (1 << shift)).astype(int)
-        point1 = np.round((keypoints1[i] + [width0, 0]) * (1 << shift)).astype(int)
+        point0 = tuple(np.round(points0[i] * (1 << shift)).astype(int))
+        point1 = tuple(np.round(points1[i] * (1 << shift)).astype(int))
         rgb = tuple(int(c) for c in colour)
-        cv2.line(canvas, tuple(point0), tuple(point1), rgb, thickness, cv2.LINE_AA, shift)
+        cv2.line(canvas, point0, point1, rgb, thickness, cv2.LINE_AA, shift)
         for point in (point0, point1):
-            cv2.circle(canvas, tuple(point), 2 * thickness << shift, rgb, -1, cv2.LINE_AA, shift)
+            cv2.circle(canvas, point, 2 * thickness << shift, rgb, -1, cv2.LINE_AA, shift)
     return canvas
