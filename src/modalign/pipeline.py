@@ -61,6 +61,7 @@ from .views import (
     wants_rematch,
     wants_views,
 )
+from .zoom import Tile, ZoomSearchConfig, tiles, wants_zoom, zoom_note
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ class RegisterConfig:
         rematch: match again with the moving image warped by the registration, and
             average the registrations of turned views of that frame with it (by
             default for scans).
+        zoom_search: register the moving image onto tiles of a large fixed image when
+            the registration onto the whole of it failed (by default for fixed images of
+            1024 px or more).
         normalization0, normalization1: intensity normalisation of fixed / moving.
         confidence: file of the confidence model (:mod:`modalign.confidence`); empty for
             the shipped one (fitted for the default matcher), "none" for no confidence.
@@ -112,6 +116,7 @@ class RegisterConfig:
     rotation_search: bool = False
     view_search: ViewSearchConfig = field(default_factory=ViewSearchConfig)
     rematch: RematchConfig = field(default_factory=RematchConfig)
+    zoom_search: ZoomSearchConfig = field(default_factory=ZoomSearchConfig)
     normalization0: NormalizationConfig = field(default_factory=NormalizationConfig)
     normalization1: NormalizationConfig = field(default_factory=NormalizationConfig)
     confidence: str = ""
@@ -160,6 +165,7 @@ def register(
     image1 = Matcher.prepare(moving, config.normalization1, "moving image")
     timings = {"read": time.perf_counter() - start}
     (height0, width0), (height1, width1) = image0.shape[:2], image1.shape[:2]
+    given = config  # its threshold still relative to the image size (for tiles)
     config = replace(config, geometry=config.geometry.for_image((width0, height0)))
     if isinstance(matcher, Matcher):
         matcher_object = matcher
@@ -216,6 +222,11 @@ def register(
             timings["views"] = time.perf_counter() - start
             note = view_note(first, outcome, config)
             outcome = replace(outcome, refinement=f"{outcome.refinement}; {note}")
+        if wants_zoom(outcome, (width0, height0), config, rated):
+            notify("searching tiles of the fixed image")
+            start = time.perf_counter()
+            outcome = _zoomed(image0, image1, outcome, matcher_object, given)
+            timings["zoom"] = time.perf_counter() - start
         if wants_rematch(outcome, gray0, gray1, config):
             notify("matching again in the registered frame")
             start = time.perf_counter()
@@ -350,6 +361,71 @@ def _rematch(
     return Outcome(
         matches, estimate, first.quarter, second.refinement, second.structure_correlation,
         second.structure_sharpness, second.confidence, translated=second.translated,
+    )  # fmt: skip
+
+
+def _zoomed(
+    image0: np.ndarray, image1: np.ndarray, first: Outcome, matcher: Matcher, config: RegisterConfig
+) -> Outcome:
+    """``first``, or the most confident registration of the moving image onto a tile of
+    the fixed image, composed with the tile's place (see ``ZoomSearchConfig``)."""
+    search = config.zoom_search
+    height0, width0 = image0.shape[:2]
+    once = replace(
+        config,
+        zoom_search=replace(search, mode="none"),
+        min_confidence=0.0,  # rated here, judged once on the outcome kept (``_trusted``)
+        normalization0=_AS_GIVEN,
+        normalization1=_AS_GIVEN,
+    )
+    best, best_tile, best_zoom, tried = first, None, 0, 0
+    for zoom in search.zooms:
+        fitted = []
+        for tile in tiles(width0, height0, zoom):
+            x, y, width, height = tile
+            part = np.ascontiguousarray(image0[y : y + height, x : x + width])
+            geometry = config.geometry.for_image((width, height))
+            _, estimate, _, _ = match_with_rotations(
+                matcher, part, image1, geometry, config.rotation_search
+            )
+            if estimate.H_1to0 is not None:
+                fitted.append((estimate.num_inliers, tile))
+        fitted.sort(key=lambda found: found[0], reverse=True)  # stable: ties row by row
+        for _, tile in fitted[: search.candidates]:
+            tried += 1
+            candidate = _on_tile(image0, image1, tile, matcher, once)
+            if surety(candidate) >= search.min_confidence and surety(candidate) > surety(best):
+                best, best_tile, best_zoom = candidate, tile, zoom
+        if best_tile is not None:
+            break
+    note = zoom_note(first, best, best_tile, best_zoom, tried)
+    return replace(best, refinement=f"{best.refinement}; {note}")
+
+
+def _on_tile(
+    image0: np.ndarray, image1: np.ndarray, tile: Tile, matcher: Matcher, config: RegisterConfig
+) -> Outcome:
+    """The registration of the moving image onto one tile of the fixed image, in the
+    fixed image's own pixels."""
+    x, y, width, height = tile
+    part = register(
+        np.ascontiguousarray(image0[y : y + height, x : x + width]), image1, matcher, config=config
+    )
+    offset = np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
+    matches = MatchResult(
+        part.matches.keypoints0 + [x, y],
+        part.matches.keypoints1,
+        part.matches.confidence,
+        (image0.shape[1], image0.shape[0]),
+        part.matches.image_size1,
+    )
+    H = None if part.H_1to0 is None else normalize_homography(offset @ part.H_1to0)
+    transform = part.transform or TransformType.HOMOGRAPHY
+    estimate = Estimate(transform, H, part.inliers, part.rmse, part.reason)
+    quarter = (360 - part.rotation_degrees) % 360 // 90
+    return Outcome(
+        matches, estimate, quarter, part.refinement, part.structure_correlation,
+        part.structure_sharpness, part.confidence, translated=part.translated,
     )  # fmt: skip
 
 

@@ -11,6 +11,7 @@ from modalign.demo import make_demo_pair
 from modalign.errors import RegistrationError
 from modalign.eval.metrics import grid_error
 from modalign.geometry.transforms import rotate90, rotation90_transform
+from modalign.zoom import ZoomSearchConfig
 
 from ..conftest import similarity, warp_to_moving
 
@@ -62,6 +63,24 @@ def test_a_fixed_image_at_nine_times_the_resolution_is_registered(camera):
     # a scale change of 8.1 in pixels, 1.01 for the images' sizes (4608 against 480)
     assert registration.success, registration.reason
     assert grid_error(registration.H_1to0, upscale @ H, registration.image_size1) < 9.0
+
+
+def test_a_moving_image_of_a_small_part_of_a_large_fixed_one_is_found_by_tiles(camera):
+    import cv2
+
+    fixed = cv2.resize(camera, (2048, 2048), interpolation=cv2.INTER_LINEAR)
+    x, y, side = 900, 700, 600  # the moving image shows 29% of the fixed one's width
+    moving = 255 - cv2.resize(fixed[y : y + side, x : x + side], (640, 640), cv2.INTER_AREA)
+    scale = side / 640
+    H = np.array([[scale, 0, x + scale / 2 - 0.5], [0, scale, y + scale / 2 - 0.5], [0, 0, 1]])
+    whole = register(fixed, moving, config=RegisterConfig(zoom_search=ZoomSearchConfig("none")))
+    assert not whole.success  # onto the whole fixed image, read at 640 px, it fails
+    registration = register(fixed, moving)
+    assert registration.success and "zoom: found in the fixed image's" in registration.refinement
+    assert grid_error(registration.H_1to0, H, registration.image_size1) < 1.0
+    assert registration.confidence > 0.9 and registration.image_size0 == (2048, 2048)
+    inliers = registration.matches.keypoints0[registration.inliers]
+    assert (inliers.min(0) > [x - 20, y - 20]).all() and (inliers.max(0) < [x + 620, y + 620]).all()
 
 
 def test_unrelated_images_fail_without_a_transform(camera):

@@ -1,0 +1,35 @@
+"""The tiles of the zoom search and its settings."""
+
+import pytest
+
+from modalign.errors import ConfigError
+from modalign.zoom import ZoomSearchConfig, tiles
+
+
+@pytest.mark.parametrize("zoom", [2, 3])
+def test_tiles_cover_the_image_half_a_tile_apart(zoom):
+    width, height = 2047, 1365
+    found = tiles(width, height, zoom)
+    assert len(found) == (2 * zoom - 1) ** 2
+    tile_width, tile_height = found[0][2:]
+    assert (tile_width, tile_height) == (-(-width // zoom), -(-height // zoom))  # ceil
+    xs, ys = sorted({t[0] for t in found}), sorted({t[1] for t in found})
+    assert xs[0] == 0 and xs[-1] + tile_width == width  # from edge to edge
+    assert ys[0] == 0 and ys[-1] + tile_height == height
+    assert max(b - a for a, b in zip(xs, xs[1:], strict=False)) <= tile_width / 2 + 1
+    assert found == sorted(found, key=lambda t: (t[1], t[0]))  # row by row
+
+
+def test_a_small_image_gives_no_duplicate_tiles():
+    found = tiles(5, 4, 3)
+    assert len(found) == len(set(found)) and all(t[2:] == (2, 2) for t in found)
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [({"zooms": (1, 2)}, "zoom under 2"), ({"candidates": 0}, "under 1"),
+     ({"min_confidence": 1.0}, "not in")],
+)  # fmt: skip
+def test_bad_settings_are_refused(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        ZoomSearchConfig(**settings)
