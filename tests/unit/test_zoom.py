@@ -33,3 +33,31 @@ def test_a_small_image_gives_no_duplicate_tiles():
 def test_bad_settings_are_refused(settings, message):
     with pytest.raises(ConfigError, match=message):
         ZoomSearchConfig(**settings)
+
+
+def _outcome(confidence):
+    """An outcome with a transform rated ``confidence`` (None: a failed registration)."""
+    import numpy as np
+
+    from modalign.geometry.estimate import Estimate
+    from modalign.types import MatchResult, TransformType
+    from modalign.views import Outcome
+
+    H = None if confidence is None else np.eye(3)
+    estimate = Estimate(TransformType.SIMILARITY, H, np.ones(20, bool), 1.0, "ok")
+    matches = MatchResult.empty((2048, 2048), (640, 640))
+    return Outcome(matches, estimate, 0, "refined", 0.5, 0.1, confidence)
+
+
+def test_only_failed_or_refused_registrations_onto_large_images_are_searched():
+    from modalign import RegisterConfig
+    from modalign.zoom import wants_zoom
+
+    config = RegisterConfig()  # min_confidence 0.3, zoom_search.min_size 1024
+    assert wants_zoom(_outcome(None), (2048, 1365), config, rated=True)
+    assert wants_zoom(_outcome(0.29), (1024, 680), config, rated=True)  # would be refused
+    assert not wants_zoom(_outcome(0.31), (2048, 1365), config, rated=True)  # stands
+    assert not wants_zoom(_outcome(None), (1023, 1023), config, rated=True)  # small
+    assert not wants_zoom(_outcome(None), (2048, 1365), config, rated=False)  # no confidence
+    off = RegisterConfig(zoom_search=ZoomSearchConfig(mode="none"))
+    assert not wants_zoom(_outcome(None), (2048, 1365), off, rated=True)
