@@ -61,7 +61,7 @@ from .views import (
     wants_rematch,
     wants_views,
 )
-from .zoom import Tile, ZoomSearchConfig, tiles, wants_zoom, zoom_note
+from .zoom import Tile, ZoomSearchConfig, crop, tiles, wants_zoom, zoom_note
 
 logger = logging.getLogger(__name__)
 
@@ -382,11 +382,9 @@ def _zoomed(
     for zoom in search.zooms:
         fitted = []
         for tile in tiles(width0, height0, zoom):
-            x, y, width, height = tile
-            part = np.ascontiguousarray(image0[y : y + height, x : x + width])
-            geometry = config.geometry.for_image((width, height))
+            geometry = config.geometry.for_image((tile[2], tile[3]))
             _, estimate, _, _ = match_with_rotations(
-                matcher, part, image1, geometry, config.rotation_search
+                matcher, crop(image0, tile), image1, geometry, config.rotation_search
             )
             if estimate.H_1to0 is not None:
                 fitted.append((estimate.num_inliers, tile))
@@ -407,10 +405,8 @@ def _on_tile(
 ) -> Outcome:
     """The registration of the moving image onto one tile of the fixed image, in the
     fixed image's own pixels."""
-    x, y, width, height = tile
-    part = register(
-        np.ascontiguousarray(image0[y : y + height, x : x + width]), image1, matcher, config=config
-    )
+    x, y = tile[:2]
+    part = register(crop(image0, tile), image1, matcher, config=config)
     offset = np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
     matches = MatchResult(
         part.matches.keypoints0 + [x, y],

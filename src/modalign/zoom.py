@@ -80,6 +80,12 @@ def tiles(width: int, height: int, zoom: int) -> list[Tile]:
     return [(int(x), int(y), *size) for y in starts[1] for x in starts[0]]
 
 
+def crop(image: np.ndarray, tile: Tile) -> np.ndarray:
+    """The part of an [H, W] or [H, W, C] image under ``tile`` (a contiguous copy)."""
+    x, y, width, height = tile
+    return np.ascontiguousarray(image[y : y + height, x : x + width])
+
+
 def wants_zoom(
     outcome: Outcome, size0: tuple[int, int], config: RegisterConfig, rated: bool
 ) -> bool:
