@@ -42,7 +42,9 @@ class ZoomSearchConfig:
         mode: "all" searches every pair whose fixed image is large enough and whose
             registration failed or is too unsure to be kept (below
             ``RegisterConfig.min_confidence``); "none" never. A registration that stands
-            is never replaced, so a pair can only be won.
+            is never replaced, so a pair can only be won. The tiles are chosen by their
+            confidence, so only a matcher with a confidence model searches (the
+            default one).
         zooms: the zooms tried, in order (each at least 2).
         min_size: only fixed images whose longer side is at least this are searched: a
             smaller one is matched near its full resolution already.
