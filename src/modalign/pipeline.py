@@ -61,7 +61,7 @@ from .views import (
     wants_rematch,
     wants_views,
 )
-from .zoom import Tile, ZoomSearchConfig, crop, tiles, wants_zoom, zoom_note
+from .zoom import ZoomSearchConfig, wants_zoom, zoomed
 
 logger = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ def register(
         if wants_zoom(outcome, (width0, height0), config, rated):
             notify("searching tiles of the fixed image")
             start = time.perf_counter()
-            outcome = _zoomed(image0, image1, outcome, matcher_object, given)
+            outcome = zoomed(image0, image1, outcome, matcher_object, given)
             timings["zoom"] = time.perf_counter() - start
         if wants_rematch(outcome, gray0, gray1, config):
             notify("matching again in the registered frame")
@@ -313,7 +313,7 @@ def _trusted(outcome: Outcome, minimum: float) -> Outcome:
 
 
 # Images already normalised to [0, 1] (and colour-mapped ones read as their scalar).
-_AS_GIVEN = NormalizationConfig(method="none", colour_map=False)
+AS_GIVEN = NormalizationConfig(method="none", colour_map=False)
 
 
 def _rematch(
@@ -340,8 +340,8 @@ def _rematch(
         rematch=replace(config.rematch, mode="none"),
         translation=replace(config.translation, polish=False),  # polished once, at the end
         min_confidence=0.0,  # rated here, judged once on the outcome kept (``_trusted``)
-        normalization0=_AS_GIVEN,
-        normalization1=_AS_GIVEN,
+        normalization0=AS_GIVEN,
+        normalization1=AS_GIVEN,
     )
     second = register(image0, warped, matcher, config=once)
     matches = second.matches
@@ -361,67 +361,6 @@ def _rematch(
     return Outcome(
         matches, estimate, first.quarter, second.refinement, second.structure_correlation,
         second.structure_sharpness, second.confidence, translated=second.translated,
-    )  # fmt: skip
-
-
-def _zoomed(
-    image0: np.ndarray, image1: np.ndarray, first: Outcome, matcher: Matcher, config: RegisterConfig
-) -> Outcome:
-    """``first``, or the most confident registration of the moving image onto a tile of
-    the fixed image, composed with the tile's place (see ``ZoomSearchConfig``)."""
-    search = config.zoom_search
-    height0, width0 = image0.shape[:2]
-    once = replace(
-        config,
-        zoom_search=replace(search, mode="none"),
-        min_confidence=0.0,  # rated here, judged once on the outcome kept (``_trusted``)
-        normalization0=_AS_GIVEN,
-        normalization1=_AS_GIVEN,
-    )
-    best, best_tile, best_zoom, tried = first, None, 0, 0
-    for zoom in search.zooms:
-        fitted = []
-        for tile in tiles(width0, height0, zoom):
-            geometry = config.geometry.for_image((tile[2], tile[3]))
-            _, estimate, _, _ = match_with_rotations(
-                matcher, crop(image0, tile), image1, geometry, config.rotation_search
-            )
-            if estimate.H_1to0 is not None:
-                fitted.append((estimate.num_inliers, tile))
-        fitted.sort(key=lambda found: found[0], reverse=True)  # stable: ties row by row
-        for _, tile in fitted[: search.candidates]:
-            tried += 1
-            candidate = _on_tile(image0, image1, tile, matcher, once)
-            if surety(candidate) >= search.min_confidence and surety(candidate) > surety(best):
-                best, best_tile, best_zoom = candidate, tile, zoom
-        if best_tile is not None:
-            break
-    note = zoom_note(first, best, best_tile, best_zoom, tried)
-    return replace(best, refinement=f"{best.refinement}; {note}")
-
-
-def _on_tile(
-    image0: np.ndarray, image1: np.ndarray, tile: Tile, matcher: Matcher, config: RegisterConfig
-) -> Outcome:
-    """The registration of the moving image onto one tile of the fixed image, in the
-    fixed image's own pixels."""
-    x, y = tile[:2]
-    part = register(crop(image0, tile), image1, matcher, config=config)
-    offset = np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
-    matches = MatchResult(
-        part.matches.keypoints0 + [x, y],
-        part.matches.keypoints1,
-        part.matches.confidence,
-        (image0.shape[1], image0.shape[0]),
-        part.matches.image_size1,
-    )
-    H = None if part.H_1to0 is None else normalize_homography(offset @ part.H_1to0)
-    transform = part.transform or TransformType.HOMOGRAPHY
-    estimate = Estimate(transform, H, part.inliers, part.rmse, part.reason)
-    quarter = (360 - part.rotation_degrees) % 360 // 90
-    return Outcome(
-        matches, estimate, quarter, part.refinement, part.structure_correlation,
-        part.structure_sharpness, part.confidence, translated=part.translated,
     )  # fmt: skip
 
 

@@ -14,13 +14,17 @@ pair, and its transform, composed with the tile's place, is the registration.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from .errors import ConfigError
-from .views import Outcome, surety
+from .geometry.estimate import Estimate
+from .geometry.transforms import normalize_homography
+from .matchers.base import Matcher
+from .types import MatchResult, TransformType
+from .views import Outcome, match_with_rotations, surety
 
 if TYPE_CHECKING:
     from .pipeline import RegisterConfig
@@ -108,3 +112,74 @@ def zoom_note(first: Outcome, chosen: Outcome, tile: Tile | None, zoom: int, tri
         f"zoom: found in the fixed image's {width}×{height} tile at ({x}, {y}), zoom {zoom} "
         f"(confidence {max(surety(first), 0):.2f} -> {surety(chosen):.2f})"
     )
+
+
+def zoomed(
+    image0: np.ndarray, image1: np.ndarray, first: Outcome, matcher: Matcher, config: RegisterConfig
+) -> Outcome:
+    """``first``, or the most confident registration of the moving image onto a tile of
+    the fixed image, composed with the tile's place (see ``ZoomSearchConfig``).
+
+    Args:
+        image0, image1: the fixed and moving images as ``register`` normalised them.
+        config: the configuration ``register`` was given (its threshold still relative
+            to the image size, so that each tile scales it to its own).
+    """
+    from .pipeline import AS_GIVEN
+
+    search = config.zoom_search
+    height0, width0 = image0.shape[:2]
+    once = replace(
+        config,
+        zoom_search=replace(search, mode="none"),
+        min_confidence=0.0,  # rated here, judged once by ``register`` on the outcome kept
+        normalization0=AS_GIVEN,
+        normalization1=AS_GIVEN,
+    )
+    best, best_tile, best_zoom, tried = first, None, 0, 0
+    for zoom in search.zooms:
+        fitted = []
+        for tile in tiles(width0, height0, zoom):
+            geometry = config.geometry.for_image((tile[2], tile[3]))
+            _, estimate, _, _ = match_with_rotations(
+                matcher, crop(image0, tile), image1, geometry, config.rotation_search
+            )
+            if estimate.H_1to0 is not None:
+                fitted.append((estimate.num_inliers, tile))
+        fitted.sort(key=lambda found: found[0], reverse=True)  # stable: ties row by row
+        for _, tile in fitted[: search.candidates]:
+            tried += 1
+            candidate = _on_tile(image0, image1, tile, matcher, once)
+            if surety(candidate) >= search.min_confidence and surety(candidate) > surety(best):
+                best, best_tile, best_zoom = candidate, tile, zoom
+        if best_tile is not None:
+            break
+    note = zoom_note(first, best, best_tile, best_zoom, tried)
+    return replace(best, refinement=f"{best.refinement}; {note}")
+
+
+def _on_tile(
+    image0: np.ndarray, image1: np.ndarray, tile: Tile, matcher: Matcher, config: RegisterConfig
+) -> Outcome:
+    """The registration of the moving image onto one tile of the fixed image, in the
+    fixed image's own pixels."""
+    from .pipeline import register
+
+    x, y = tile[:2]
+    part = register(crop(image0, tile), image1, matcher, config=config)
+    offset = np.array([[1.0, 0.0, x], [0.0, 1.0, y], [0.0, 0.0, 1.0]])
+    matches = MatchResult(
+        part.matches.keypoints0 + [x, y],
+        part.matches.keypoints1,
+        part.matches.confidence,
+        (image0.shape[1], image0.shape[0]),
+        part.matches.image_size1,
+    )
+    H = None if part.H_1to0 is None else normalize_homography(offset @ part.H_1to0)
+    transform = part.transform or TransformType.HOMOGRAPHY
+    estimate = Estimate(transform, H, part.inliers, part.rmse, part.reason)
+    quarter = (360 - part.rotation_degrees) % 360 // 90
+    return Outcome(
+        matches, estimate, quarter, part.refinement, part.structure_correlation,
+        part.structure_sharpness, part.confidence, translated=part.translated,
+    )  # fmt: skip
