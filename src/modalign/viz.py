@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .geometry.transforms import resize_transform, transform_points
 from .io import to_uint8
 
 
@@ -59,7 +60,7 @@ def draw_matches(
         scaled with its image.
     """
     height = min(max(gray0.shape[0], gray1.shape[0]), max_height)
-    sides, scales = [], []
+    sides, resizes = [], []
     for gray in (gray0, gray1):
         original_height, original_width = gray.shape
         scale = height / original_height
@@ -68,12 +69,11 @@ def draw_matches(
             area = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
             gray = cv2.resize(np.asarray(gray, np.float32), (width, height), interpolation=area)
         sides.append(to_uint8(gray))
-        scales.append(np.array([width / original_width, height / original_height]))
+        resizes.append(resize_transform(width / original_width, height / original_height))
     width0 = sides[0].shape[1]
     canvas = np.repeat(np.hstack(sides)[..., None], 3, axis=-1)
-    # pixel centres: x' = s·(x + 0.5) − 0.5, the right image shifted by the left's width
-    points0 = scales[0] * (np.asarray(keypoints0, float) + 0.5) - 0.5
-    points1 = scales[1] * (np.asarray(keypoints1, float) + 0.5) - 0.5 + [width0, 0]
+    points0 = transform_points(resizes[0], np.asarray(keypoints0, float))
+    points1 = transform_points(resizes[1], np.asarray(keypoints1, float)) + [width0, 0]
     index = np.arange(len(points0))
     if len(index) > max_lines:
         index = np.sort(np.random.default_rng(seed).choice(index, max_lines, replace=False))

@@ -24,15 +24,16 @@ def partial_pair(name: str, size: int, crop: int, side: int) -> tuple[np.ndarray
     """(fixed, moving, H_1to0) of one generated pair."""
     from skimage import data
 
+    from ..geometry.transforms import resize_transform
+
     image = cv2.cvtColor(getattr(data, name)(), cv2.COLOR_RGB2GRAY)
     height = round(size * image.shape[0] / image.shape[1])
     fixed = cv2.resize(image, (size, height), interpolation=cv2.INTER_CUBIC)
     x, y = 700, 300
     window = fixed[y : y + crop, x : x + crop]
     moving = 255 - cv2.resize(window, (side, side), interpolation=cv2.INTER_AREA)
-    scale = crop / side  # moving pixel centres -> fixed pixel centres
-    H = np.array([[scale, 0, x + scale / 2 - 0.5], [0, scale, y + scale / 2 - 0.5], [0, 0, 1]])
-    return fixed, moving, H
+    offset = np.array([[1.0, 0, x], [0, 1.0, y], [0, 0, 1]])  # window -> fixed pixels
+    return fixed, moving, offset @ resize_transform(crop / side, crop / side)
 
 
 def main(argv: list[str] | None = None) -> None:
