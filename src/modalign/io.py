@@ -1,7 +1,8 @@
 """Reading images of any modality, normalising them, and writing products.
 
 Arrays returned by :func:`read_image` keep the file's dtype and channel count, with
-colour in RGB(A) order. Matchers work on :func:`to_float` output: float32 in [0, 1].
+colour in RGB(A) order, turned upright as the file's EXIF orientation says (as image
+viewers show it). Matchers work on :func:`to_float` output: float32 in [0, 1].
 """
 
 from __future__ import annotations
@@ -87,7 +88,9 @@ def normalization_for(modality: Modality) -> NormalizationConfig:
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:
-    """Read an image file as [H, W] or [H, W, C] (RGB/RGBA order), keeping its dtype.
+    """Read an image file as [H, W] or [H, W, C] (RGB/RGBA order), keeping its dtype,
+    upright: a camera's EXIF orientation (a phone photograph taken sideways) is applied,
+    so pixel coordinates are those of the image as viewers show it.
 
     Raises:
         InputError: missing, unreadable, unsupported, corrupt, too small, or non-finite.
@@ -114,7 +117,42 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     if image is None:
         raise InputError(source, "cannot decode: corrupt or not really a PNG/JPEG/TIFF/BMP")
-    return check_image(_to_rgb(image), source)
+    return check_image(upright(_to_rgb(image), exif_orientation(path)), source)
+
+
+def exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation (1–8) that OpenCV's ``IMREAD_UNCHANGED`` decoding of this
+    file leaves to apply: a JPEG's or PNG's tag, read by Pillow from the header alone;
+    1 for a TIFF (OpenCV's TIFF decoder turns it itself) or a file without one. (OpenCV
+    applies the tag to JPEG and PNG only when it also converts the image to 8-bit colour
+    or gray, dropping alpha and depth.)"""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.format == "TIFF":
+                return 1
+            orientation = image.getexif().get(0x0112, 1)
+    except Exception:  # metadata only: a header Pillow cannot read has no tag
+        return 1
+    return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def upright(image: np.ndarray, orientation: int) -> np.ndarray:
+    """An [H, W] or [H, W, C] image as EXIF ``orientation`` says it is displayed: 1 as
+    stored, 2 mirrored, 3 turned half round, 4 flipped, 5 transposed, 6 turned a quarter
+    clockwise, 7 transversed, 8 a quarter anticlockwise."""
+    turned = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }[orientation](image)
+    return turned if turned is image else np.ascontiguousarray(turned)
 
 
 @contextmanager

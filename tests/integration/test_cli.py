@@ -72,6 +72,27 @@ def test_float_input_is_registered_as_tiff(tmp_path, pair_files):
     assert registered.dtype == np.float32
 
 
+def test_a_moving_photo_stored_sideways_registers_as_it_is_shown(tmp_path, pair_files):
+    """A camera's JPEG stored turned, with an EXIF orientation that turns it back (as
+    viewers show it): the transform is that of the image as shown."""
+    from PIL import Image
+
+    fixed, moving, H = pair_files
+    stored = np.rot90(cv2.imread(str(moving), cv2.IMREAD_GRAYSCALE), 1)  # a quarter anticlockwise
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown turned a quarter clockwise: upright again
+    sideways = tmp_path / "moving.jpg"
+    Image.fromarray(stored).save(sideways, exif=exif.tobytes(), quality=98)
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["register", str(fixed), str(sideways), "-o", str(out), "-m", "sift"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "registration.json").read_text())
+    assert tuple(report["image_size1"]) == stored.shape  # (width, height) as shown
+    assert grid_error(np.array(report["H_1to0"]), H, tuple(report["image_size1"])) < 1.0
+
+
 def test_match_writes_csv(tmp_path, pair_files):
     fixed, moving, H = pair_files
     out = tmp_path / "matches.csv"

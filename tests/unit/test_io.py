@@ -96,3 +96,28 @@ def test_modality_defaults_choose_the_normalisation():
     )
     assert normalization_for(Modality.INFRARED).method == "percentile"
     assert normalization_for(Modality.VISIBLE) == NormalizationConfig()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_a_photo_stored_sideways_is_read_as_viewers_show_it(tmp_path, orientation):
+    """A camera's EXIF orientation is applied, alpha and all: JPEG as OpenCV's own
+    colour decoding turns it, PNG and TIFF as Pillow's ``exif_transpose`` does."""
+    from PIL import Image, ImageOps
+
+    rng = np.random.default_rng(orientation)
+    rgb = rng.integers(0, 256, (30, 50, 3), np.uint8)
+    rgba = np.dstack([rgb, rng.integers(0, 256, (30, 50), np.uint8)])
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(rgb).save(tmp_path / "photo.jpg", exif=exif.tobytes(), quality=95)
+    Image.fromarray(rgba).save(tmp_path / "layer.png", exif=exif.tobytes())
+    Image.fromarray(rgb).save(tmp_path / "scan.tif", tiffinfo={0x0112: orientation})
+
+    opencv = cv2.cvtColor(cv2.imread(str(tmp_path / "photo.jpg")), cv2.COLOR_BGR2RGB)
+    assert np.array_equal(read_image(tmp_path / "photo.jpg"), opencv)
+    for name in ("layer.png", "scan.tif"):
+        with Image.open(tmp_path / name) as image:
+            shown = np.asarray(ImageOps.exif_transpose(image))
+        assert np.array_equal(read_image(tmp_path / name), shown), name
+    turned = orientation >= 5
+    assert read_image(tmp_path / "layer.png").shape == ((50, 30, 4) if turned else (30, 50, 4))
