@@ -31,7 +31,7 @@ from modalign.geometry.information import (
     mutual_information,
 )
 from modalign.geometry.refine import structure_maps
-from modalign.geometry.transforms import transform_points
+from modalign.geometry.transforms import resize_transform, transform_points
 from modalign.pipeline import RegisterConfig
 from modalign.types import MatchResult, TransformType
 
@@ -73,6 +73,23 @@ def test_pixels_dark_in_both_images_do_not_count():
     assert mutual_information(padded, padded_other, identity) == pytest.approx(
         mutual_information(content, other, identity)
     )
+
+
+def test_large_images_are_counted_at_the_working_size(camera):
+    """Above ``max_size`` the images are reduced first: the information of a 2048-px pair
+    counted at 1024 px is that counted at full size, and it still falls as the
+    registration goes wrong (by 12 px of the 2048-px images)."""
+    image = camera.astype(np.float32) / 255
+    H = similarity(6.0, 1.05, (10.0, -7.0), (255.5, 255.5))
+    moving = 1 - cv2.warpPerspective(image, np.linalg.inv(H), (512, 512))
+    enlarge = resize_transform(4.0, 4.0)
+    large0, large1 = (cv2.resize(i, (2048, 2048)) for i in (image, moving))
+    H_large = enlarge @ H @ np.linalg.inv(enlarge)
+    full = mutual_information(large0, large1, H_large, max_size=4096)
+    reduced = mutual_information(large0, large1, H_large, max_size=1024)
+    assert reduced == pytest.approx(full, abs=0.01)
+    shifted = np.array([[1, 0, 12.0], [0, 1, 0], [0, 0, 1]]) @ H_large
+    assert mutual_information(large0, large1, shifted, max_size=1024) < reduced - 0.2
 
 
 def test_no_information_without_overlap():

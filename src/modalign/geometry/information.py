@@ -27,6 +27,7 @@ from ..errors import ConfigError
 from ..eval.metrics import grid_error
 from ..types import TransformType
 from .transforms import normalize_homography
+from .warp import downsized
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -40,22 +41,31 @@ def mutual_information(
     H_1to0: np.ndarray,
     bins: int = 32,
     background: float = 0.05,
+    max_size: int = 1536,
 ) -> float:
     """Normalised mutual information of the fixed image and the moving image warped onto it.
 
     Counted over their overlap, leaving out the pixels dark in both images (the black
     surround of a medical slice would otherwise fill the joint histogram's first bin and
-    dominate it) unless fewer than 100 pixels remain.
+    dominate it) unless fewer than 100 pixels remain. An image longer than ``max_size``
+    is first reduced to it: a histogram of 32 bins a side needs no more pixels, and a
+    36-megapixel pair took a second a call.
 
     Args:
         image0, image1: [H, W] float32 fixed / moving images in [0, 1].
         H_1to0: [3, 3] moving-to-fixed transform.
         bins: histogram bins per image.
         background: intensity at or below which a pixel is dark.
+        max_size: longer side of the images counted (larger ones are reduced to it).
     Returns:
         1 for independent images, 2 when each determines the other; 0 when the overlap
         is under 5% of the fixed image.
     """
+    reduced0, to_small0 = downsized(image0, max_size)
+    reduced1, to_small1 = downsized(image1, max_size)
+    if reduced0 is not image0 or reduced1 is not image1:
+        image0, image1 = reduced0, reduced1
+        H_1to0 = to_small0 @ H_1to0 @ np.linalg.inv(to_small1)
     height, width = image0.shape
     warped = cv2.warpPerspective(
         image1, H_1to0, (width, height), flags=cv2.INTER_LINEAR, borderValue=-1.0

@@ -1,9 +1,11 @@
-"""Warping the moving image onto the fixed grid."""
+"""Warping the moving image onto the fixed grid, and reducing an image to a working size."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from .transforms import resize_transform
 
 _INTERPOLATION = {
     "nearest": cv2.INTER_NEAREST,
@@ -46,3 +48,15 @@ def warp_image(
         ones, H_1to0.astype(np.float64), (width0, height0), flags=cv2.INTER_NEAREST, borderValue=0
     )
     return warped, valid.astype(bool)
+
+
+def downsized(image: np.ndarray, max_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with its longer side reduced to ``max_size`` (area averaging), or as it is
+    if not longer; with the [3, 3] map from its pixels to the result's."""
+    height, width = image.shape[:2]
+    scale = max_size / max(height, width)
+    if scale >= 1:
+        return image, np.eye(3)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return small, resize_transform(size[0] / width, size[1] / height)
