@@ -61,7 +61,7 @@ from .views import (
     wants_rematch,
     wants_views,
 )
-from .zoom import ZoomSearchConfig, wants_zoom, zoomed
+from .zoom import ZoomSearchConfig, zoom_side, zoomed
 
 logger = logging.getLogger(__name__)
 
@@ -94,9 +94,9 @@ class RegisterConfig:
         rematch: match again with the moving image warped by the registration, and
             average the registrations of turned views of that frame with it (by
             default for scans).
-        zoom_search: register the moving image onto tiles of a large fixed image when
-            the registration onto the whole of it failed (by default for fixed images of
-            1024 px or more).
+        zoom_search: register one image onto tiles of the other, larger one when the
+            registration of the whole images failed (by default when the larger image
+            is 1024 px or more).
         normalization0, normalization1: intensity normalisation of fixed / moving.
         confidence: file of the confidence model (:mod:`modalign.confidence`); empty for
             the shipped one (fitted for the default matcher), "none" for no confidence.
@@ -222,10 +222,11 @@ def register(
             timings["views"] = time.perf_counter() - start
             note = view_note(first, outcome, config)
             outcome = replace(outcome, refinement=f"{outcome.refinement}; {note}")
-        if wants_zoom(outcome, (width0, height0), config, rated):
-            notify("searching tiles of the fixed image")
+        side = zoom_side(outcome, (width0, height0), (width1, height1), config, rated)
+        if side is not None:
+            notify(f"searching tiles of the {('fixed', 'moving')[side]} image")
             start = time.perf_counter()
-            outcome = zoomed(image0, image1, outcome, matcher_object, given)
+            outcome = zoomed(image0, image1, outcome, matcher_object, given, side)
             timings["zoom"] = time.perf_counter() - start
         if wants_rematch(outcome, gray0, gray1, config):
             notify("matching again in the registered frame")

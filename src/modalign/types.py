@@ -116,10 +116,10 @@ class Registration:
     scans, by that of the search of other views of the moving image ("; view: moving
     ×1.25 turned 0° (confidence 0.31 -> 0.74)" when one was sure and surer, "; views:
     none of 3 sure" when none was; ``RegisterConfig.view_search``). A registration found
-    on a tile of a large fixed image (``RegisterConfig.zoom_search``) reports the tile's
+    on a tile of the larger image (``RegisterConfig.zoom_search``) reports the tile's
     registration, then "; zoom: found in the fixed image's 1024×1024 tile at (512, 512),
-    zoom 2 (confidence 0.05 -> 1.00)"; a search that found none adds "; zoom: none of 4
-    tiles sure" to the failed registration. A scan matched again
+    zoom 2 (confidence 0.05 -> 1.00)" (or "the moving image's"); a search that found
+    none adds "; zoom: none of 4 tiles sure" to the failed registration. A scan matched again
     in its registered frame (``RegisterConfig.rematch``) reports the second
     registration's refinement, then "; rematched, 6.7 px from the first registration
     (...)" with the first's in brackets, or the first's followed by "; kept: rematch

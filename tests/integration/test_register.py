@@ -83,6 +83,26 @@ def test_a_moving_image_of_a_small_part_of_a_large_fixed_one_is_found_by_tiles(c
     assert (inliers.min(0) > [x - 20, y - 20]).all() and (inliers.max(0) < [x + 620, y + 620]).all()
 
 
+def test_a_large_moving_image_that_holds_the_fixed_one_is_cut_into_tiles(camera):
+    """The other way round: the large image warped onto a small part of itself."""
+    import cv2
+
+    large = cv2.resize(camera, (2048, 2048), interpolation=cv2.INTER_LINEAR)
+    x, y, side = 900, 700, 600
+    fixed = 255 - cv2.resize(large[y : y + side, x : x + side], (640, 640), cv2.INTER_AREA)
+    scale = side / 640
+    H_part = np.array([[scale, 0, x + scale / 2 - 0.5], [0, scale, y + scale / 2 - 0.5], [0, 0, 1]])
+    whole = register(fixed, large, config=RegisterConfig(zoom_search=ZoomSearchConfig("none")))
+    assert not whole.success
+    registration = register(fixed, large)
+    assert registration.success and "zoom: found in the moving image's" in registration.refinement
+    # measured where the images overlap: over the fixed image, in the large image's pixels
+    error = grid_error(np.linalg.inv(registration.H_1to0), H_part, registration.image_size0)
+    assert error < 1.0 and registration.image_size1 == (2048, 2048)
+    inliers = registration.matches.keypoints1[registration.inliers]
+    assert (inliers.min(0) > [x - 20, y - 20]).all() and (inliers.max(0) < [x + 620, y + 620]).all()
+
+
 def test_unrelated_images_fail_without_a_transform(camera):
     noise = np.random.default_rng(0).integers(0, 255, camera.shape, dtype=np.uint8)
     registration = register(camera, noise, matcher="sift")

@@ -49,15 +49,20 @@ def _outcome(confidence):
     return Outcome(matches, estimate, 0, "refined", 0.5, 0.1, confidence)
 
 
-def test_only_failed_or_refused_registrations_onto_large_images_are_searched():
+def test_only_failed_or_refused_registrations_with_a_large_image_are_searched():
     from modalign import RegisterConfig
-    from modalign.zoom import wants_zoom
+    from modalign.zoom import zoom_side
 
     config = RegisterConfig()  # min_confidence 0.3, zoom_search.min_size 1024
-    assert wants_zoom(_outcome(None), (2048, 1365), config, rated=True)
-    assert wants_zoom(_outcome(0.29), (1024, 680), config, rated=True)  # would be refused
-    assert not wants_zoom(_outcome(0.31), (2048, 1365), config, rated=True)  # stands
-    assert not wants_zoom(_outcome(None), (1023, 1023), config, rated=True)  # small
-    assert not wants_zoom(_outcome(None), (2048, 1365), config, rated=False)  # no confidence
+    small = (640, 480)
+    assert zoom_side(_outcome(None), (2048, 1365), small, config, rated=True) == 0
+    assert zoom_side(_outcome(0.29), (1024, 680), small, config, rated=True) == 0  # refused
+    assert zoom_side(_outcome(None), small, (2048, 1365), config, rated=True) == 1  # moving
+    assert zoom_side(_outcome(None), (1500, 1500), (2048, 1365), config, rated=True) == 1
+    assert zoom_side(_outcome(None), (2048, 1365), (1365, 2048), config, rated=True) == 0  # tie
+    assert zoom_side(_outcome(0.31), (2048, 1365), small, config, rated=True) is None  # stands
+    assert zoom_side(_outcome(None), (1023, 1023), small, config, rated=True) is None  # small
+    assert zoom_side(_outcome(None), small, (1023, 900), config, rated=True) is None
+    assert zoom_side(_outcome(None), (2048, 1365), small, config, rated=False) is None
     off = RegisterConfig(zoom_search=ZoomSearchConfig(mode="none"))
-    assert not wants_zoom(_outcome(None), (2048, 1365), off, rated=True)
+    assert zoom_side(_outcome(None), (2048, 1365), small, off, rated=True) is None

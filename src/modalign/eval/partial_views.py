@@ -2,9 +2,11 @@
 
 Generated pairs with exact ground truth: a photograph shipped with scikit-image,
 upsampled to ``--size`` px on its longer side, is the fixed image; a square crop of it
-at (700, 300), downsampled and inverted (another "modality"), is the moving image. The
+at (700, 300), downsampled and inverted (another "modality"), is the moving image
+(``--reverse``: the other way round, the large image warped onto the small one). The
 pairs are registered with the default pipeline and again with ``--set``-style overrides
-(by default the zoom search off), and the grid error of each is printed.
+(by default the zoom search off), and the grid error of each is printed: over the small
+image, in the large image's pixels.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ IMAGES = ("astronaut", "coffee", "chelsea")
 
 
 def partial_pair(name: str, size: int, crop: int, side: int) -> tuple[np.ndarray, ...]:
-    """(fixed, moving, H_1to0) of one generated pair."""
+    """(large image, small image, H from small-image to large-image pixels) of one
+    generated pair."""
     from skimage import data
 
     from ..geometry.transforms import resize_transform
@@ -42,7 +45,8 @@ def main(argv: list[str] | None = None) -> None:
     from .metrics import grid_error
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=2048, help="fixed image's longer side")
+    parser.add_argument("--size", type=int, default=2048, help="large image's longer side")
+    parser.add_argument("--reverse", action="store_true", help="the large image is the moving one")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=None,
         help="override of the second run (default: zoom_search.mode=none); repeatable",
@@ -55,15 +59,19 @@ def main(argv: list[str] | None = None) -> None:
         errors = []
         for name in IMAGES:
             for crop, side in CROPS:
-                fixed, moving, H = partial_pair(name, args.size, crop, side)
+                large, small, H = partial_pair(name, args.size, crop, side)
                 start = time.perf_counter()
-                registration = register(fixed, moving, config=config)
+                if args.reverse:
+                    registration = register(small, large, config=config)
+                else:
+                    registration = register(large, small, config=config)
                 seconds = time.perf_counter() - start
-                error = (
-                    grid_error(registration.H_1to0, H, registration.image_size1)
-                    if registration.success
-                    else float("inf")
-                )
+                error = float("inf")
+                if registration.success:  # the small image's grid, in large-image pixels
+                    small_to_large = registration.H_1to0
+                    if args.reverse:
+                        small_to_large = np.linalg.inv(small_to_large)
+                    error = grid_error(small_to_large, H, (small.shape[1], small.shape[0]))
                 errors.append(error)
                 print(
                     f"{label}: {name} crop {crop} -> {side} px "
