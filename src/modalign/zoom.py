@@ -56,6 +56,9 @@ class ZoomSearchConfig:
         min_size: only a larger image whose longer side is at least this is searched: a
             smaller one is matched near its full resolution already.
         candidates: tiles registered in full at each zoom.
+        single_pass: rank the tiles by matches at the matcher's first working size only
+            (``Matcher.single_pass``: a small image is not also matched at two more
+            sizes), a third of the matching; the candidates are registered in full.
         min_confidence: the confidence a tile's registration needs to be kept, above
             the usual bar: the search gives a wrong match many chances.
     """
@@ -65,6 +68,7 @@ class ZoomSearchConfig:
     min_size: int = 1024
     candidates: int = 2
     min_confidence: float = 0.5
+    single_pass: bool = True
 
     def __post_init__(self) -> None:
         if any(zoom < 2 for zoom in self.zooms):
@@ -156,15 +160,14 @@ def zoomed(
         normalization0=AS_GIVEN,
         normalization1=AS_GIVEN,
     )
+    quick = matcher.single_pass() if search.single_pass else matcher
     best, best_tile, best_zoom, tried = first, None, 0, 0
     for zoom in search.zooms:
         fitted = []
         for tile in tiles(width, height, zoom):
             pair = _pair(image0, image1, side, tile)
             geometry = config.geometry.for_image((pair[0].shape[1], pair[0].shape[0]))
-            _, estimate, _, _ = match_with_rotations(
-                matcher, *pair, geometry, config.rotation_search
-            )
+            _, estimate, _, _ = match_with_rotations(quick, *pair, geometry, config.rotation_search)
             if estimate.H_1to0 is not None:
                 fitted.append((estimate.num_inliers, tile))
         fitted.sort(key=lambda found: found[0], reverse=True)  # stable: ties row by row

@@ -111,6 +111,18 @@ def test_extra_min_sizes_pool_one_pass_per_distinct_working_size():
     assert load_matcher("modalign").config.extra_min_sizes == (384, 640)
 
 
+def test_a_single_pass_matcher_shares_the_matcher_and_matches_at_its_first_size():
+    config = MatcherConfig(max_size=640, min_size=512, extra_min_sizes=(384, 640))
+    matcher = _Recorder(config)
+    quick = matcher.single_pass()
+    assert quick is not matcher and quick.config.extra_min_sizes == ()
+    assert matcher.config.extra_min_sizes == (384, 640)  # the original is left as it was
+    noise = np.random.default_rng(0).integers(0, 255, (100, 200), dtype=np.uint8)
+    assert len(quick.match(noise, noise)) == 1
+    assert matcher.shapes == [(256, 512)]  # one pass, recorded by the shared state
+    assert quick.single_pass() is quick  # nothing more to drop
+
+
 def test_matches_in_uniform_regions_are_dropped_when_min_texture_is_set():
     noise = np.random.default_rng(0).integers(0, 255, (100, 200), dtype=np.uint8)
     half_black = noise.copy()

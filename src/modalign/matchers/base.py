@@ -8,9 +8,10 @@ original pixels.
 
 from __future__ import annotations
 
+import copy
 import os
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import cv2
@@ -83,6 +84,15 @@ class Matcher(ABC):
         else:
             array = check_image(image, source)
         return to_float(array, normalization)
+
+    def single_pass(self) -> Matcher:
+        """This matcher matching at its first working size only (``extra_min_sizes``
+        off), sharing its network and state: a quicker, rougher look."""
+        if not self.config.extra_min_sizes:
+            return self
+        quick = copy.copy(self)
+        quick.config = replace(self.config, extra_min_sizes=())
+        return quick
 
     def match(
         self,
