@@ -122,20 +122,45 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
 
 def exif_orientation(path: str | os.PathLike) -> int:
     """The EXIF orientation (1–8) that OpenCV's ``IMREAD_UNCHANGED`` decoding of this
-    file leaves to apply: a JPEG's or PNG's tag, read by Pillow from the header alone;
-    1 for a TIFF (OpenCV's TIFF decoder turns it itself) or a file without one. (OpenCV
-    applies the tag to JPEG and PNG only when it also converts the image to 8-bit colour
-    or gray, dropping alpha and depth.)"""
+    file leaves to apply: a JPEG's or PNG's tag; 1 for a file without one, or a TIFF
+    (OpenCV's TIFF decoder turns it itself). OpenCV applies the tag to JPEG and PNG only
+    when it also converts the image to 8-bit colour or gray, dropping alpha and depth.
+    The EXIF block is found by walking the file's segments, and only it is parsed
+    (Pillow's ``Exif``), so no image size limit applies."""
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
-            if image.format == "TIFF":
-                return 1
-            orientation = image.getexif().get(0x0112, 1)
-    except Exception:  # metadata only: a header Pillow cannot read has no tag
+        block = _exif_block(path)
+        if block is None:
+            return 1
+        exif = Image.Exif()
+        exif.load(block)
+        orientation = exif.get(0x0112, 1)
+    except Exception:  # metadata only: a block that cannot be parsed has no tag
         return 1
     return orientation if isinstance(orientation, int) and 1 <= orientation <= 8 else 1
+
+
+def _exif_block(path: str | os.PathLike) -> bytes | None:
+    """The EXIF block of a JPEG (an APP1 segment "Exif") or PNG (an eXIf chunk), or None."""
+    with open(path, "rb") as file:
+        signature = file.read(8)
+        if signature[:2] == b"\xff\xd8":  # JPEG: segments up to the start of the scan
+            file.seek(2)
+            while (marker := file.read(4))[:1] == b"\xff" and len(marker) == 4:
+                kind, length = marker[1], int.from_bytes(marker[2:], "big")
+                if kind in (0xDA, 0xD9):
+                    return None
+                data = file.read(length - 2)
+                if kind == 0xE1 and data.startswith(b"Exif\x00\x00"):
+                    return data
+        elif signature == b"\x89PNG\r\n\x1a\n":  # PNG: chunks up to the end
+            while len(header := file.read(8)) == 8 and header[4:] != b"IEND":
+                length = int.from_bytes(header[:4], "big")
+                if header[4:] == b"eXIf":
+                    return file.read(length)
+                file.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return None
 
 
 def upright(image: np.ndarray, orientation: int) -> np.ndarray:
@@ -265,7 +290,9 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
     """Float [0, 1] to uint8 for display products."""
-    return np.round(np.clip(image, 0.0, 1.0) * 255.0).astype(np.uint8)
+    scaled = np.clip(image, 0.0, 1.0)  # one float copy, then in place (large products)
+    scaled *= 255.0
+    return np.round(scaled, out=scaled).astype(np.uint8)
 
 
 def encode_image(path: str | os.PathLike, image: np.ndarray) -> bytes:

@@ -27,7 +27,7 @@ def checkerboard(
     odd_rows = (np.arange(height) // tile) % 2 == 1
     odd_columns = (np.arange(width) // tile) % 2 == 1
     use_moving = (odd_rows[:, None] ^ odd_columns[None, :]) & valid
-    return to_uint8(np.where(use_moving, warped1, gray0))
+    return np.where(use_moving, to_uint8(warped1), to_uint8(gray0))
 
 
 def overlay(gray0: np.ndarray, warped1: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -36,8 +36,9 @@ def overlay(gray0: np.ndarray, warped1: np.ndarray, valid: np.ndarray) -> np.nda
     Returns:
         [H, W, 3] uint8 RGB.
     """
-    moving = np.where(valid, warped1, 0.0)
-    return to_uint8(np.stack([gray0, moving, gray0], axis=-1))
+    fixed = to_uint8(gray0)  # channel by channel in uint8: a float [H, W, 3] stack
+    moving = np.where(valid, to_uint8(warped1), np.uint8(0))  # is 12 bytes a pixel
+    return np.stack([fixed, moving, fixed], axis=-1)
 
 
 def draw_matches(

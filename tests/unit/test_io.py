@@ -121,3 +121,19 @@ def test_a_photo_stored_sideways_is_read_as_viewers_show_it(tmp_path, orientatio
         assert np.array_equal(read_image(tmp_path / name), shown), name
     turned = orientation >= 5
     assert read_image(tmp_path / "layer.png").shape == ((50, 30, 4) if turned else (30, 50, 4))
+
+
+def test_the_orientation_of_an_image_beyond_pillows_size_limit_is_read(tmp_path, monkeypatch):
+    """Only the EXIF block is parsed: Pillow's decompression-bomb limit (a warning, or an
+    error at twice it) does not apply to a large photograph's orientation."""
+    import warnings
+
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.zeros((30, 50), np.uint8)).save(tmp_path / "large.jpg", exif=exif.tobytes())
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)  # 1,500 pixels: over twice the limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert read_image(tmp_path / "large.jpg").shape == (50, 30)
