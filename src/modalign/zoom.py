@@ -56,11 +56,11 @@ class ZoomSearchConfig:
         min_size: only a larger image whose longer side is at least this is searched: a
             smaller one is matched near its full resolution already.
         candidates: tiles registered in full at each zoom.
+        min_confidence: the confidence a tile's registration needs to be kept, above
+            the usual bar: the search gives a wrong match many chances.
         single_pass: rank the tiles by matches at the matcher's first working size only
             (``Matcher.single_pass``: a small image is not also matched at two more
             sizes), a third of the matching; the candidates are registered in full.
-        min_confidence: the confidence a tile's registration needs to be kept, above
-            the usual bar: the search gives a wrong match many chances.
     """
 
     mode: Literal["all", "none"] = "all"
