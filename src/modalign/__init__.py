@@ -10,6 +10,7 @@ from .geometry.estimate import GeometryConfig
 from .io import NormalizationConfig, read_image
 from .matchers.base import Matcher, MatcherConfig
 from .pipeline import RegisterConfig, register
+from .products import read_registration
 from .registry import DEFAULT_MATCHER, MATCHERS, load_matcher
 from .types import MatchResult, Modality, Registration, TransformType
 
@@ -32,5 +33,6 @@ __all__ = [
     "__version__",
     "load_matcher",
     "read_image",
+    "read_registration",
     "register",
 ]

@@ -185,14 +185,53 @@ def match(
         print(f"{len(result)} matches ({matcher_object.name}) -> {out}")
 
 
+@app.command()
+@_reports_errors
+def warp(
+    registration_file: Path = typer.Argument(..., help="registration.json of `register`"),
+    image: Path = typer.Argument(..., help="an image of the moving image's size"),
+    out: Path = typer.Option(..., "--out", "-o", help="output image file (.png, .tif, ...)"),
+    interpolation: str = typer.Option("linear", help="linear | nearest (label maps) | cubic"),
+    inverse: bool = typer.Option(
+        False, "--inverse", help="IMAGE is on the fixed grid: warp it onto the moving one"
+    ),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Warp IMAGE (another band of the moving image, a label map) onto the fixed image's
+    grid with a saved registration."""
+    from .io import encode_image
+    from .products import read_registration
+
+    if interpolation not in ("linear", "nearest", "cubic"):
+        raise InputError(
+            "--interpolation", f"unknown {interpolation!r}", "linear, nearest or cubic"
+        )
+    registration = read_registration(registration_file)
+    array = read_image(image)
+    try:
+        warped, _ = registration.warp(array, interpolation, inverse=inverse)
+    except InputError as err:
+        raise InputError(str(image), err.problem) from None
+    _write_atomic(out, encode_image(out, warped))
+    if not quiet:
+        height, width = warped.shape[:2]
+        grid = "moving" if inverse else "fixed"
+        print(f"{image} warped onto the {grid} grid ({width}×{height}) -> {out}")
+
+
 def _write_text_atomic(path: Path, text: str) -> None:
+    _write_atomic(path, text.encode())
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file, then renamed)."""
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise InputError(str(path), "its folder does not exist")
     try:
         handle, temporary = tempfile.mkstemp(prefix=".modalign-", dir=directory)
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
         os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except OSError as err:

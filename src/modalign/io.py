@@ -296,8 +296,17 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def encode_image(path: str | os.PathLike, image: np.ndarray) -> bytes:
-    """Encode an RGB(A)/gray array in the format given by ``path``'s suffix."""
+    """Encode an RGB(A)/gray array in the format given by ``path``'s suffix: TIFF for any
+    dtype, PNG for 8- and 16-bit, JPEG and BMP for 8-bit (OpenCV would silently convert
+    what a format cannot hold to 8 bits; that is refused instead)."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise InputError(str(path), f"cannot write {suffix or 'a file without a suffix'}",
+                         "use .png, .tif, .jpg or .bmp")  # fmt: skip
+    holds = {".png": (np.uint8, np.uint16), ".tif": None, ".tiff": None}.get(suffix, (np.uint8,))
+    if holds is not None and image.dtype not in holds:
+        raise InputError(str(path), f"{suffix} cannot hold a {image.dtype} image", "use .tif")
     array = image
     if image.ndim == 3 and image.shape[2] == 3:
         array = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .errors import InputError
 from .io import NormalizationConfig, encode_image, to_float, to_gray
-from .types import Registration
+from .types import Registration, TransformType
 from .viz import checkerboard, draw_matches, overlay
 
 REGISTERED_NAME = "moving_registered"
@@ -122,3 +122,54 @@ def save_registration(
     report.update(extra_report or {})
     write_products(out_dir, images, report)
     return report
+
+
+def read_registration(path: str | os.PathLike) -> Registration:
+    """The successful registration a ``registration.json`` records (its transform and
+    image sizes, for :meth:`Registration.warp`; no matches).
+
+    Raises:
+        InputError: the file is missing, not such a report, or records a failure.
+    """
+    source = str(path)
+    try:
+        report = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise InputError(source, "no such file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise InputError(source, f"not a registration.json ({err})") from None
+    if not isinstance(report, dict) or not {"H_1to0", "image_size0", "image_size1"} <= set(report):
+        raise InputError(source, "not a registration.json (no H_1to0 and image sizes)")
+    if not report.get("success") or report["H_1to0"] is None:
+        raise InputError(source, f"records a failed registration ({report.get('reason')})")
+    try:
+        H = np.array(report["H_1to0"], dtype=np.float64)
+        sizes = [tuple(int(v) for v in report[key]) for key in ("image_size0", "image_size1")]
+        transform = report.get("transform")
+        registration = Registration(
+            success=True,
+            reason=str(report.get("reason", "ok")),
+            refinement=str(report.get("refinement", "")),
+            matcher=str(report.get("matcher", "")),
+            transform=TransformType(transform) if transform else None,
+            H_1to0=H,
+            num_matches=int(report.get("num_matches") or 0),
+            num_inliers=int(report.get("num_inliers") or 0),
+            inlier_ratio=float(report.get("inlier_ratio") or 0.0),
+            rmse=report.get("rmse"),
+            structure_correlation=report.get("structure_correlation"),
+            rotation_degrees=int(report.get("rotation_degrees") or 0),
+            image_size0=sizes[0],
+            image_size1=sizes[1],
+            version=str(report.get("version", "")),
+            structure_sharpness=report.get("structure_sharpness"),
+            confidence=report.get("confidence"),
+            translated=bool(report.get("translated", False)),
+        )
+    except (TypeError, ValueError) as err:
+        raise InputError(source, f"a field has the wrong type or value ({err})") from None
+    if H.shape != (3, 3) or not np.isfinite(H).all() or abs(np.linalg.det(H)) < 1e-12:
+        raise InputError(source, "H_1to0 is not an invertible 3×3 transform")
+    if any(len(size) != 2 or min(size) < 1 for size in sizes):
+        raise InputError(source, "image sizes must be [width, height] of positive integers")
+    return registration

@@ -166,22 +166,37 @@ class Registration:
     translated: bool = False
 
     def warp(
-        self, image: np.ndarray, interpolation: str = "linear"
+        self, image: np.ndarray, interpolation: str = "linear", inverse: bool = False
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Warp a moving-image-sized array onto the fixed grid.
+        """Warp a moving-image-sized array onto the fixed grid (``inverse``: a
+        fixed-image-sized one onto the moving grid).
 
         Args:
-            image: [H1, W1] or [H1, W1, C] array of any dtype OpenCV can warp.
-            interpolation: "linear", "nearest" or "cubic".
+            image: [H1, W1] or [H1, W1, C] array of any dtype OpenCV can warp ([H0, W0,
+                ...] if ``inverse``): another band of the moving image, a label map, ...
+            interpolation: "linear", "nearest" (label maps) or "cubic".
         Returns:
-            (warped [H0, W0(, C)] same dtype as ``image``, valid [H0, W0] bool mask).
+            (warped [H0, W0(, C)] same dtype as ``image``, valid [H0, W0] bool mask where
+            it has data), or [H1, W1, ...] and its mask if ``inverse``.
+        Raises:
+            RegistrationError: the registration failed; InputError: ``image`` is not the
+            size of the image it stands for.
         """
-        from .errors import RegistrationError
+        from .errors import InputError, RegistrationError
         from .geometry.warp import warp_image
 
         if self.H_1to0 is None:
             raise RegistrationError(f"cannot warp: registration failed ({self.reason})")
-        return warp_image(image, self.H_1to0, self.image_size0, interpolation)
+        size, into, H = self.image_size1, self.image_size0, self.H_1to0
+        if inverse:
+            size, into, H = into, size, np.linalg.inv(H)
+        height, width = image.shape[:2]
+        if (width, height) != tuple(size):
+            kind = "fixed" if inverse else "moving"
+            raise InputError(
+                "image", f"is {width}×{height}, the registration's {kind} image {size[0]}×{size[1]}"
+            )
+        return warp_image(image, H, into, interpolation)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (no arrays of matches)."""

@@ -122,6 +122,67 @@ def test_demo_reports_a_subpixel_error(tmp_path):
     assert {"demo_fixed.png", "demo_moving.png"} | PRODUCTS == {p.name for p in out.iterdir()}
 
 
+@pytest.fixture(scope="module")
+def registered_pair(tmp_path_factory, pair_files):
+    """registration.json of the pair (sift) and its folder of products."""
+    out = tmp_path_factory.mktemp("registered") / "out"
+    fixed, moving, _ = pair_files
+    result = runner.invoke(app, ["register", str(fixed), str(moving), "-o", str(out), "-m", "sift"])
+    assert result.exit_code == 0, result.output
+    return out / "registration.json"
+
+
+def test_warp_applies_a_saved_registration_to_other_images(tmp_path, pair_files, registered_pair):
+    fixed, moving, H = pair_files
+    warped = tmp_path / "warped.png"
+    result = runner.invoke(app, ["warp", str(registered_pair), str(moving), "-o", str(warped)])
+    assert result.exit_code == 0, result.output
+    product = registered_pair.parent / "moving_registered.png"
+    assert np.array_equal(cv2.imread(str(warped), -1), cv2.imread(str(product), -1))
+    # a label map of the moving image, nearest neighbour: its labels and nothing between
+    labels = tmp_path / "labels.png"
+    cv2.imwrite(str(labels), (cv2.imread(str(moving), 0) > 128).astype(np.uint8) * 7)
+    args = ["warp", str(registered_pair), str(labels), "-o", str(tmp_path / "l.png")]
+    assert runner.invoke(app, [*args, "--interpolation", "nearest"]).exit_code == 0
+    assert set(np.unique(cv2.imread(str(tmp_path / "l.png"), -1))) == {0, 7}
+    # the fixed image onto the moving grid, as the true transform puts it there
+    back = tmp_path / "back.tif"
+    args = ["warp", str(registered_pair), str(fixed), "-o", str(back), "--inverse"]
+    assert runner.invoke(app, args).exit_code == 0
+    image0 = cv2.imread(str(fixed), 0).astype(np.float32)
+    truth = cv2.warpPerspective(image0, np.linalg.inv(H), (460, 420), flags=cv2.INTER_LINEAR)
+    inside = cv2.warpPerspective(np.ones_like(image0), np.linalg.inv(H), (460, 420)) == 1
+    difference = np.abs(cv2.imread(str(back), -1).astype(np.float32) - truth)[inside]
+    assert difference.mean() < 3  # gray levels of 255
+
+
+def test_warp_refuses_bad_inputs_in_one_line_and_writes_nothing(
+    tmp_path, pair_files, registered_pair
+):
+    fixed, moving, _ = pair_files
+    failed = tmp_path / "failed.json"
+    report = {"success": False, "reason": "too unsure", "H_1to0": None}
+    failed.write_text(json.dumps({**report, "image_size0": [512, 512], "image_size1": [460, 420]}))
+    (tmp_path / "corrupt.json").write_text("{not json")
+    float_image = tmp_path / "float.tif"
+    cv2.imwrite(str(float_image), np.zeros((420, 460), np.float32))
+    cases = [
+        ([str(registered_pair), str(fixed)], "is 512×512, the registration's moving image 460×420"),
+        ([str(failed), str(moving)], "records a failed registration (too unsure)"),
+        ([str(tmp_path / "corrupt.json"), str(moving)], "not a registration.json"),
+        ([str(tmp_path / "missing.json"), str(moving)], "no such file"),
+        ([str(registered_pair), str(float_image)], ".png cannot hold a float32 image"),
+        ([str(registered_pair), str(moving), "--interpolation", "spline"], "unknown 'spline'"),
+    ]
+    for arguments, message in cases:
+        out = tmp_path / "out.png"
+        result = runner.invoke(app, ["warp", *arguments, "-o", str(out)])
+        assert result.exit_code == 2, (arguments, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and message in lines[0], (arguments, lines)
+        assert not out.exists() and not list(tmp_path.glob(".modalign-*"))
+
+
 def _bad_inputs(folder):
     (folder / "empty.png").write_bytes(b"")
     (folder / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")

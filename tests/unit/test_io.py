@@ -137,3 +137,18 @@ def test_the_orientation_of_an_image_beyond_pillows_size_limit_is_read(tmp_path,
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert read_image(tmp_path / "large.jpg").shape == (50, 30)
+
+
+@pytest.mark.parametrize(
+    "name, dtype, message",
+    [("a.png", np.float32, ".png cannot hold a float32"), ("a.jpg", np.uint16, "cannot hold"),
+     ("a.bmp", np.int16, "cannot hold"), ("a.webp", np.uint8, "cannot write .webp"),
+     ("a", np.uint8, "without a suffix")],
+)  # fmt: skip
+def test_a_format_that_cannot_hold_the_image_is_refused_not_converted(
+    tmp_path, name, dtype, message
+):
+    with pytest.raises(InputError, match=message):
+        write_image(tmp_path / name, np.zeros((8, 8), dtype))
+    assert not (tmp_path / name).exists()
+    write_image(tmp_path / "a.tif", np.zeros((8, 8), dtype))  # TIFF holds every dtype
