@@ -189,7 +189,9 @@ def match(
 @_reports_errors
 def warp(
     registration_file: Path = typer.Argument(..., help="registration.json of `register`"),
-    image: Path = typer.Argument(..., help="an image of the moving image's size"),
+    image: Path = typer.Argument(
+        ..., help="an image of the moving image's size, or a CSV file with x, y columns"
+    ),
     out: Path = typer.Option(..., "--out", "-o", help="output image file (.png, .tif, ...)"),
     interpolation: str = typer.Option("linear", help="linear | nearest (label maps) | cubic"),
     inverse: bool = typer.Option(
@@ -198,7 +200,7 @@ def warp(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Warp IMAGE (another band of the moving image, a label map) onto the fixed image's
-    grid with a saved registration."""
+    grid with a saved registration, or map the x, y columns of a CSV file of points."""
     from .io import encode_image
     from .products import read_registration
 
@@ -207,6 +209,15 @@ def warp(
             "--interpolation", f"unknown {interpolation!r}", "linear, nearest or cubic"
         )
     registration = read_registration(registration_file)
+    if image.suffix.lower() == ".csv":
+        if out.suffix.lower() != ".csv":
+            raise InputError(str(out), "points are written as .csv")
+        count, text = _mapped_points(registration, image, inverse)
+        _write_text_atomic(out, text)
+        if not quiet:
+            pixels = "moving" if inverse else "fixed"
+            print(f"{count} points of {image} mapped to {pixels}-image pixels -> {out}")
+        return
     array = read_image(image)
     try:
         warped, _ = registration.warp(array, interpolation, inverse=inverse)
@@ -217,6 +228,40 @@ def warp(
         height, width = warped.shape[:2]
         grid = "moving" if inverse else "fixed"
         print(f"{image} warped onto the {grid} grid ({width}×{height}) -> {out}")
+
+
+def _mapped_points(registration: Any, path: Path, inverse: bool) -> tuple[int, str]:
+    """(rows, CSV text) of the CSV file ``path`` with its x and y columns (named in a
+    header row; other columns kept as they are) mapped by the registration."""
+    import numpy as np
+
+    try:
+        rows = list(csv.reader(text_io.StringIO(path.read_text())))
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(str(path), f"cannot read as CSV ({err})") from None
+    header = [name.strip().lower() for name in rows[0]] if rows else []
+    if "x" not in header or "y" not in header:
+        raise InputError(str(path), "needs a header row with columns x and y")
+    x, y = header.index("x"), header.index("y")
+    points = []
+    for number, row in enumerate(rows[1:], start=2):
+        try:
+            points.append((float(row[x]), float(row[y])))
+        except (IndexError, ValueError):
+            raise InputError(str(path), f"line {number}: x or y is not a number") from None
+    mapped = registration.map_points(np.array(points).reshape(-1, 2), inverse=inverse)
+    buffer = text_io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(rows[0])
+    for number, (row, point) in enumerate(zip(rows[1:], mapped, strict=True), start=2):
+        if not np.isfinite(point).all():
+            raise InputError(str(path), f"line {number}: the point maps to infinity")
+        row = list(row)
+        row[x], row[y] = f"{point[0]:.4f}", f"{point[1]:.4f}"
+        writer.writerow(row)
+    return len(points), buffer.getvalue()
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

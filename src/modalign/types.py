@@ -198,6 +198,20 @@ class Registration:
             )
         return warp_image(image, H, into, interpolation)
 
+    def map_points(self, points: np.ndarray, inverse: bool = False) -> np.ndarray:
+        """[N, 2] (x, y) moving-image pixels mapped to fixed-image pixels by ``H_1to0``
+        (``inverse``: fixed to moving); inf where a point maps to infinity.
+
+        Raises:
+            RegistrationError: the registration failed.
+        """
+        from .errors import RegistrationError
+        from .geometry.transforms import transform_points
+
+        if self.H_1to0 is None:
+            raise RegistrationError(f"cannot map points: registration failed ({self.reason})")
+        return transform_points(np.linalg.inv(self.H_1to0) if inverse else self.H_1to0, points)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable summary (no arrays of matches)."""
         return {

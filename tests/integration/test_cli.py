@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from modalign.cli import app
 from modalign.confidence import ConfidenceModel, matcher_key
 from modalign.eval.metrics import grid_error
+from modalign.geometry.transforms import transform_points
 from modalign.registry import shared_matcher
 
 runner = CliRunner()
@@ -156,6 +157,26 @@ def test_warp_applies_a_saved_registration_to_other_images(tmp_path, pair_files,
     assert difference.mean() < 3  # gray levels of 255
 
 
+def test_warp_maps_the_points_of_a_csv_file_either_way(tmp_path, registered_pair):
+    H = np.array(json.loads(registered_pair.read_text())["H_1to0"])
+    points = tmp_path / "landmarks.csv"
+    points.write_text("name,X,y,note\nnose,10.5,20,a\neye,300,400.25,b\n")
+    mapped, back = tmp_path / "mapped.csv", tmp_path / "back.csv"
+    result = runner.invoke(app, ["warp", str(registered_pair), str(points), "-o", str(mapped)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(mapped.open()))
+    assert rows[0] == ["name", "X", "y", "note"] and [r[0] for r in rows[1:]] == ["nose", "eye"]
+    expected = transform_points(H, [[10.5, 20.0], [300.0, 400.25]])
+    np.testing.assert_allclose([[float(r[1]), float(r[2])] for r in rows[1:]], expected, atol=1e-4)
+    args = ["warp", str(registered_pair), str(mapped), "-o", str(back), "--inverse"]
+    assert runner.invoke(app, args).exit_code == 0
+    rows = list(csv.reader(back.open()))
+    np.testing.assert_allclose(
+        [[float(r[1]), float(r[2])] for r in rows[1:]], [[10.5, 20.0], [300.0, 400.25]], atol=1e-3
+    )
+    assert [r[3] for r in rows[1:]] == ["a", "b"]
+
+
 def test_warp_refuses_bad_inputs_in_one_line_and_writes_nothing(
     tmp_path, pair_files, registered_pair
 ):
@@ -164,6 +185,9 @@ def test_warp_refuses_bad_inputs_in_one_line_and_writes_nothing(
     report = {"success": False, "reason": "too unsure", "H_1to0": None}
     failed.write_text(json.dumps({**report, "image_size0": [512, 512], "image_size1": [460, 420]}))
     (tmp_path / "corrupt.json").write_text("{not json")
+    no_columns, not_numbers = tmp_path / "no_columns.csv", tmp_path / "not_numbers.csv"
+    no_columns.write_text("u,v\n1,2\n")
+    not_numbers.write_text("x,y\n1,2\n3,four\n")
     float_image = tmp_path / "float.tif"
     cv2.imwrite(str(float_image), np.zeros((420, 460), np.float32))
     cases = [
@@ -173,9 +197,11 @@ def test_warp_refuses_bad_inputs_in_one_line_and_writes_nothing(
         ([str(tmp_path / "missing.json"), str(moving)], "no such file"),
         ([str(registered_pair), str(float_image)], ".png cannot hold a float32 image"),
         ([str(registered_pair), str(moving), "--interpolation", "spline"], "unknown 'spline'"),
+        ([str(registered_pair), str(no_columns)], "needs a header row with columns x and y"),
+        ([str(registered_pair), str(not_numbers)], "line 3: x or y is not a number"),
     ]
     for arguments, message in cases:
-        out = tmp_path / "out.png"
+        out = tmp_path / ("out.csv" if arguments[1].endswith(".csv") else "out.png")
         result = runner.invoke(app, ["warp", *arguments, "-o", str(out)])
         assert result.exit_code == 2, (arguments, result.output)
         lines = result.stderr.strip().splitlines()

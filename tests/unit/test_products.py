@@ -59,3 +59,17 @@ def test_a_report_that_is_not_a_usable_registration_is_refused(tmp_path, report,
     path.write_text(json.dumps({**report, **sizes}))
     with pytest.raises(InputError, match=message):
         read_registration(path)
+
+
+def test_points_map_either_way_and_a_failed_registration_maps_none():
+    from modalign.errors import RegistrationError
+
+    H = np.array([[1.2, 0.1, 5.0], [-0.05, 1.1, 3.0], [1e-4, 0.0, 1.0]])
+    registration = _registration(H)
+    points = np.array([[0.0, 0.0], [39.0, 29.0], [12.5, 7.25]])
+    there = registration.map_points(points)
+    np.testing.assert_allclose(registration.map_points(there, inverse=True), points, atol=1e-9)
+    assert there[0].tolist() == [5.0, 3.0]
+    failed = Registration(**{**registration.__dict__, "success": False, "H_1to0": None})
+    with pytest.raises(RegistrationError, match="cannot map points"):
+        failed.map_points(points)
