@@ -202,7 +202,7 @@ def warp(
     """Warp IMAGE (another band of the moving image, a label map) onto the fixed image's
     grid with a saved registration, or map the x, y columns of a CSV file of points."""
     from .io import encode_image
-    from .products import read_registration
+    from .products import mapped_points_csv, read_registration
 
     if interpolation not in ("linear", "nearest", "cubic"):
         raise InputError(
@@ -212,7 +212,7 @@ def warp(
     if image.suffix.lower() == ".csv":
         if out.suffix.lower() != ".csv":
             raise InputError(str(out), "points are written as .csv")
-        count, text = _mapped_points(registration, image, inverse)
+        count, text = mapped_points_csv(registration, image, inverse)
         _write_text_atomic(out, text)
         if not quiet:
             pixels = "moving" if inverse else "fixed"
@@ -228,40 +228,6 @@ def warp(
         height, width = warped.shape[:2]
         grid = "moving" if inverse else "fixed"
         print(f"{image} warped onto the {grid} grid ({width}×{height}) -> {out}")
-
-
-def _mapped_points(registration: Any, path: Path, inverse: bool) -> tuple[int, str]:
-    """(rows, CSV text) of the CSV file ``path`` with its x and y columns (named in a
-    header row; other columns kept as they are) mapped by the registration."""
-    import numpy as np
-
-    try:
-        rows = list(csv.reader(text_io.StringIO(path.read_text())))
-    except FileNotFoundError:
-        raise InputError(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError, csv.Error) as err:
-        raise InputError(str(path), f"cannot read as CSV ({err})") from None
-    header = [name.strip().lower() for name in rows[0]] if rows else []
-    if "x" not in header or "y" not in header:
-        raise InputError(str(path), "needs a header row with columns x and y")
-    x, y = header.index("x"), header.index("y")
-    points = []
-    for number, row in enumerate(rows[1:], start=2):
-        try:
-            points.append((float(row[x]), float(row[y])))
-        except (IndexError, ValueError):
-            raise InputError(str(path), f"line {number}: x or y is not a number") from None
-    mapped = registration.map_points(np.array(points).reshape(-1, 2), inverse=inverse)
-    buffer = text_io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(rows[0])
-    for number, (row, point) in enumerate(zip(rows[1:], mapped, strict=True), start=2):
-        if not np.isfinite(point).all():
-            raise InputError(str(path), f"line {number}: the point maps to infinity")
-        row = list(row)
-        row[x], row[y] = f"{point[0]:.4f}", f"{point[1]:.4f}"
-        writer.writerow(row)
-    return len(points), buffer.getvalue()
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shutil
@@ -173,3 +175,43 @@ def read_registration(path: str | os.PathLike) -> Registration:
     if any(len(size) != 2 or min(size) < 1 for size in sizes):
         raise InputError(source, "image sizes must be [width, height] of positive integers")
     return registration
+
+
+def mapped_points_csv(
+    registration: Registration, path: str | os.PathLike, inverse: bool = False
+) -> tuple[int, str]:
+    """(rows, CSV text) of the CSV file ``path`` with its x and y columns (named in a
+    header row; other columns kept as they are) mapped by the registration from moving
+    to fixed pixels (``inverse``: the other way).
+
+    Raises:
+        InputError: the file is missing or unreadable, lacks the columns, or a row's x or
+            y is not a number or maps to infinity.
+    """
+    try:
+        rows = list(csv.reader(io.StringIO(Path(path).read_text())))
+    except FileNotFoundError:
+        raise InputError(str(path), "no such file") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        raise InputError(str(path), f"cannot read as CSV ({err})") from None
+    header = [name.strip().lower() for name in rows[0]] if rows else []
+    if "x" not in header or "y" not in header:
+        raise InputError(str(path), "needs a header row with columns x and y")
+    x, y = header.index("x"), header.index("y")
+    points = []
+    for number, row in enumerate(rows[1:], start=2):
+        try:
+            points.append((float(row[x]), float(row[y])))
+        except (IndexError, ValueError):
+            raise InputError(str(path), f"line {number}: x or y is not a number") from None
+    mapped = registration.map_points(np.array(points).reshape(-1, 2), inverse=inverse)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(rows[0])
+    for number, (row, point) in enumerate(zip(rows[1:], mapped, strict=True), start=2):
+        if not np.isfinite(point).all():
+            raise InputError(str(path), f"line {number}: the point maps to infinity")
+        row = list(row)
+        row[x], row[y] = f"{point[0]:.4f}", f"{point[1]:.4f}"
+        writer.writerow(row)
+    return len(points), buffer.getvalue()
