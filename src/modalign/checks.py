@@ -17,12 +17,8 @@ import numpy as np
 from .confidence import ConfidenceModel, features
 from .eval.metrics import grid_error
 from .geometry.estimate import Estimate, degeneracy, residuals
-from .geometry.information import (
-    blurred_scans,
-    maximise_information,
-    mutual_information,
-    scans,
-)
+from .geometry.information import blurred_scans, mutual_information, scans
+from .geometry.information_refine import maximise_information
 from .geometry.refine import StructureMaps, refine_transform, structure_agreement
 from .geometry.transforms import mean_transform
 from .translated import translated_transform

@@ -22,14 +22,12 @@ from modalign.eval.metrics import grid_error
 from modalign.geometry.estimate import Estimate, GeometryConfig, estimate_transform
 from modalign.geometry.information import (
     InformationConfig,
-    _one_thread,
-    _parzen,
     blurred_scans,
     dark_surround,
     fine_detail,
-    maximise_information,
     mutual_information,
 )
+from modalign.geometry.information_refine import _one_thread, _parzen, maximise_information
 from modalign.geometry.refine import structure_maps
 from modalign.geometry.transforms import resize_transform, transform_points
 from modalign.pipeline import RegisterConfig
