@@ -152,3 +152,19 @@ def test_a_format_that_cannot_hold_the_image_is_refused_not_converted(
         write_image(tmp_path / name, np.zeros((8, 8), dtype))
     assert not (tmp_path / name).exists()
     write_image(tmp_path / "a.tif", np.zeros((8, 8), dtype))  # TIFF holds every dtype
+
+
+def test_a_tiff_stack_is_refused_and_a_tiff_with_overviews_reads_its_image(tmp_path):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 255, (64, 80, 3), np.uint8)
+    stack = tmp_path / "bands.tif"
+    assert cv2.imwritemulti(str(stack), [image, image[..., ::-1].copy(), image // 2])
+    with pytest.raises(InputError, match=r"bands\.tif: holds 3 pages.*a file of its own"):
+        read_image(stack)
+    pyramid = tmp_path / "pyramid.tif"  # full resolution, then reduced overviews
+    pages = [image, cv2.resize(image, (40, 32)), cv2.resize(image, (20, 16))]
+    assert cv2.imwritemulti(str(pyramid), pages)
+    np.testing.assert_array_equal(read_image(pyramid), image[..., ::-1])  # BGR file -> RGB
+    single = tmp_path / "single.tiff"
+    cv2.imwrite(str(single), image)
+    np.testing.assert_array_equal(read_image(single), image[..., ::-1])
