@@ -121,3 +121,36 @@ def test_a_run_starts_from_other_weights_and_keeps_the_batchnorm_statistics(tmp_
         assert not torch.equal(trained["match_gate"], started["match_gate"])
     with pytest.raises(InputError, match="no tensor"):
         train(train_config("tiny", {**overrides, "init": str(weight_path("v2i"))}), tmp_path / "b")
+
+
+class _Stop(Exception):
+    pass
+
+
+@pytest.mark.slow
+def test_a_time_budget_sizes_the_schedule_and_a_resumed_run_keeps_it(tmp_path):
+    import torch
+
+    from modalign.train.trainer import schedule
+
+    overrides = {"steps": 5, "budget_minutes": 0.2, "timing_steps": 10, "checkpoint_every": 11,
+                 "tensorboard": False}  # fmt: skip
+    config = train_config("tiny", overrides)
+
+    def stop(step, total):
+        if step == 12:  # just after the checkpoint of step 11, the schedule sized at 10
+            raise _Stop
+
+    with pytest.raises(_Stop):
+        train(config, tmp_path, on_step=stop, device="cpu")
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    sized = saved["config"]["steps"]
+    assert saved["sized"] and saved["step"] == 11 and sized > 12  # not the guess of 5
+    train(config, tmp_path, device="cpu")  # resumes on the sized schedule
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["step"] == saved["config"]["steps"] == sized
+    assert saved["seconds"] < 3 * 60 * 0.2
+    last = _log(tmp_path)[-1]  # its rate is that of the sized cosine, which ends at a tenth
+    expected = schedule(int(last["step"]), config.warmup_steps, sized) * config.learning_rate
+    assert float(last["learning_rate"]) == pytest.approx(expected, rel=1e-2)
+    assert schedule(sized, config.warmup_steps, sized) == pytest.approx(0.1)

@@ -68,6 +68,15 @@ class TrainConfig:
         batch_size: pairs per device and step.
         precision: "fp32" or "bf16" (autocast; on CPUs with AMX about twice as fast).
         max_minutes: stop (with a checkpoint) after this long (0: no limit).
+        budget_minutes: size the schedule to this many minutes of steps (a lease's
+            length, say; 0: ``steps`` decides). After ``timing_steps`` steps of the run,
+            ``steps`` is set from their mean time so that the cosine ends, at a tenth of
+            the rate, as the budget does (the value given is only the first guess); the
+            run then ends with its schedule (``max_minutes`` stays the hard stop). The
+            budget counts steps only, not validation or checkpoints, summed over resumes;
+            the sized schedule is kept in the checkpoint, so a resumed run continues it.
+        timing_steps: steps timed before the schedule is sized (the first fifth of them,
+            when the loader and caches warm up, are left out of the mean).
         threads: torch CPU threads per process (0: torch's default).
         tensorboard: also write TensorBoard event files (RUN/tensorboard).
         init: matcher weights (``.safetensors``) a new run starts from: every tensor whose
@@ -93,6 +102,8 @@ class TrainConfig:
     precision: Literal["fp32", "bf16"] = "fp32"
     seed: int = 0
     max_minutes: float = 0.0
+    budget_minutes: float = 0.0
+    timing_steps: int = 20
     threads: int = 0
     log_every: int = 20
     checkpoint_every: int = 250

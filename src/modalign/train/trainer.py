@@ -54,10 +54,12 @@ class _State:
              {"params": others, "lr": config.learning_rate}],
             weight_decay=config.weight_decay,
         )  # fmt: skip
+        self.steps = config.steps  # the schedule's length (a time budget may resize it)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: schedule(step, config.warmup_steps, config.steps)
+            self.optimizer, lambda step: schedule(step, config.warmup_steps, self.steps)
         )
         self.step, self.seconds = 0, 0.0
+        self.sized = False  # whether ``steps`` was sized for a time budget
         self.best: tuple[float, float] = (-1.0, -1.0)
         if config.init:
             initialise(self.model, config.init, config.init_exclude)
@@ -69,6 +71,7 @@ class _State:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "step": self.step, "seconds": self.seconds, "best": list(self.best),
+            "sized": self.sized,
             "config": to_dict(config),
         }  # fmt: skip
         partial = path.with_name(path.name + ".partial")
@@ -86,6 +89,7 @@ class _State:
         self.scheduler.load_state_dict(checkpoint["scheduler"])
         self.step, self.seconds = checkpoint["step"], checkpoint["seconds"]
         self.best = tuple(checkpoint["best"])
+        self.sized = checkpoint.get("sized", False)
 
 
 def initialise(model: CrossModalMatcher, path: str, exclude: tuple[str, ...]) -> None:
@@ -206,6 +210,9 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
         state.load(checkpoint, checkpoint_path, config)
         logger.info("resuming from step %d", state.step)
     pairs = validation_pairs(config.validation, config.data.aligned) if context.main else []
+    if config.budget_minutes and state.sized:  # keep the schedule the run was sized to
+        config = replace(config, steps=checkpoint["config"]["steps"])
+        state.steps = config.steps
     model = train_mode(state.model.to(context.device), config)
     if teacher is not None:
         teacher.to(context.device)
@@ -220,8 +227,9 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
         logs = _Logs(run, config.tensorboard)
     start, scores, tick = time.monotonic(), {}, time.monotonic()
     batches = iter(_loader(config, context, state.step * config.batch_size))
+    timed: list[float] = []  # seconds of this run's first steps, until the schedule is sized
     try:
-        while state.step < config.steps:
+        while state.step < config.steps or (config.budget_minutes and not state.sized):
             if config.max_minutes and time.monotonic() - start > 60 * config.max_minutes:
                 break
             batch = {k: v.to(context.device) for k, v in next(batches).items()}
@@ -229,6 +237,11 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
             state.step += 1
             elapsed, tick = time.monotonic() - tick, time.monotonic()
             state.seconds += elapsed
+            if config.budget_minutes and not state.sized:
+                timed.append(elapsed)
+                if len(timed) == config.timing_steps:
+                    config = replace(config, steps=budget_steps(state, config, timed, context))
+                    state.steps, state.sized = config.steps, True
             if logs and state.step % config.log_every == 0:
                 values = {k: float(v.detach()) for k, v in terms.items()}
                 logs.losses(state.step, elapsed, state.scheduler.get_last_lr()[-1], values)
@@ -250,6 +263,22 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
         if logs:
             logs.close()
     return scores
+
+
+def budget_steps(state: _State, config: TrainConfig, timed: list[float], context) -> int:
+    """The schedule's length that spends the rest of ``config.budget_minutes`` at the mean
+    time of the ``timed`` steps (their first fifth left out); every process of a
+    distributed run takes the slowest process's time, so that all size it alike."""
+    kept = timed[len(timed) // 5 :] or timed
+    per_step = torch.tensor(sum(kept) / len(kept), dtype=torch.float64)
+    if context.world > 1:
+        per_step = per_step.to(context.device)
+        torch.distributed.all_reduce(per_step, op=torch.distributed.ReduceOp.MAX)
+    left = 60 * config.budget_minutes - state.seconds
+    steps = state.step + max(1, int(left / float(per_step)))
+    logger.info("step %d: %.3f s per step, schedule sized to %d steps", state.step,
+                float(per_step), steps)  # fmt: skip
+    return steps
 
 
 def training_step(network, state: _State, teacher, batch: dict, config: TrainConfig) -> dict:
