@@ -118,27 +118,29 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if image is None:
         raise InputError(source, "cannot decode: corrupt or not really a PNG/JPEG/TIFF/BMP")
     if path.suffix.lower() in (".tif", ".tiff"):
-        _check_single_page(source, image.shape[:2])
+        _check_single_page(source)
     return check_image(upright(_to_rgb(image), exif_orientation(path)), source)
 
 
-def _check_single_page(source: str, size: tuple[int, int]) -> None:
-    """Refuse a TIFF whose first page is not plainly the image: a stack of pages of one
-    size (bands, slices, frames) would otherwise be registered by its first page alone.
-    Smaller later pages are reduced-resolution overviews (a tiled GeoTIFF's): the first
-    page is the image."""
-    with _opencv_silenced():
-        pages = cv2.imcount(source)
-        if pages < 2:
-            return
-        ok, second = cv2.imreadmulti(source, start=1, count=1, flags=cv2.IMREAD_UNCHANGED)
-    if ok and second and all(a < b for a, b in zip(second[0].shape[:2], size, strict=True)):
+def _check_single_page(source: str) -> None:
+    """Refuse a TIFF that holds more than one image: a stack of bands, slices or frames
+    would otherwise be registered by its first page alone. Pages a TIFF marks as a
+    reduced-resolution overview or a transparency mask (a GeoTIFF's, GDAL's) belong to the
+    first image and are not counted."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(source) as tiff:
+            images = [p.shape for p in tiff.pages if not p.is_reduced and not p.is_mask]
+    except (tifffile.TiffFileError, ValueError, OSError):  # OpenCV read its first page
         return
-    raise InputError(
-        source,
-        f"holds {pages} pages, not one image and its overviews (a stack of bands or slices?)",
-        "save the page to register as a file of its own",
-    )
+    if len(images) > 1:
+        height, width = images[0][:2]
+        raise InputError(
+            source,
+            f"holds {len(images)} images, not one (pages of {width}×{height}: bands or slices?)",
+            "save the page to register as a file of its own",
+        )
 
 
 def exif_orientation(path: str | os.PathLike) -> int:

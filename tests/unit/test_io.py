@@ -154,17 +154,22 @@ def test_a_format_that_cannot_hold_the_image_is_refused_not_converted(
     write_image(tmp_path / "a.tif", np.zeros((8, 8), dtype))  # TIFF holds every dtype
 
 
-def test_a_tiff_stack_is_refused_and_a_tiff_with_overviews_reads_its_image(tmp_path):
+def test_a_tiff_stack_is_refused_and_a_tiff_with_overviews_or_a_mask_reads_its_image(tmp_path):
+    import tifffile
+
     rng = np.random.default_rng(0)
     image = rng.integers(0, 255, (64, 80, 3), np.uint8)
     stack = tmp_path / "bands.tif"
     assert cv2.imwritemulti(str(stack), [image, image[..., ::-1].copy(), image // 2])
-    with pytest.raises(InputError, match=r"bands\.tif: holds 3 pages.*a file of its own"):
+    with pytest.raises(InputError, match=r"bands\.tif: holds 3 images.*80×64.*file of its own"):
         read_image(stack)
-    pyramid = tmp_path / "pyramid.tif"  # full resolution, then reduced overviews
-    pages = [image, cv2.resize(image, (40, 32)), cv2.resize(image, (20, 16))]
-    assert cv2.imwritemulti(str(pyramid), pages)
-    np.testing.assert_array_equal(read_image(pyramid), image[..., ::-1])  # BGR file -> RGB
+    geotiff = tmp_path / "cog.tif"  # GDAL's layout: the image, its mask, reduced overviews
+    with tifffile.TiffWriter(geotiff) as tiff:
+        tiff.write(image, photometric="rgb")
+        tiff.write(np.ones((64, 80), bool), subfiletype=4)
+        tiff.write(image[::2, ::2], subfiletype=1, photometric="rgb")
+        tiff.write(image[::4, ::4], subfiletype=1, photometric="rgb")
+    np.testing.assert_array_equal(read_image(geotiff), image)
     single = tmp_path / "single.tiff"
     cv2.imwrite(str(single), image)
-    np.testing.assert_array_equal(read_image(single), image[..., ::-1])
+    np.testing.assert_array_equal(read_image(single), image[..., ::-1])  # BGR file -> RGB
