@@ -90,6 +90,22 @@ def test_two_processes_train_with_torch_distributed(tmp_path):
     assert [r["step"] for r in _log(tmp_path)] == ["2", "4"]  # rank 0 alone writes logs
 
 
+@pytest.mark.slow
+def test_distributed_processes_size_a_time_budget_alike(tmp_path):
+    import subprocess
+    import sys
+
+    import torch
+
+    command = [sys.executable, "-m", "modalign", "train", "-o", str(tmp_path), "--preset",
+               "tiny", "--set", "budget_minutes=0.05", "--set", "timing_steps=4", "--set",
+               "tensorboard=false", "--devices", "2", "--device", "cpu"]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]  # no process waits on a step of another
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["sized"] and saved["step"] == saved["config"]["steps"] > 4
+
+
 def test_a_run_starts_from_other_weights_and_keeps_the_batchnorm_statistics(tmp_path):
     import torch
     from safetensors.torch import load_file

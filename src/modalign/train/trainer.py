@@ -267,18 +267,18 @@ def _train(config: TrainConfig, run: Path, context: Context, on_step) -> dict:
 
 def budget_steps(state: _State, config: TrainConfig, timed: list[float], context) -> int:
     """The schedule's length that spends the rest of ``config.budget_minutes`` at the mean
-    time of the ``timed`` steps (their first fifth left out); every process of a
-    distributed run takes the slowest process's time, so that all size it alike."""
+    time of the ``timed`` steps (their first fifth left out). The processes of a
+    distributed run take the shortest of their lengths, so that all stop at one step."""
     kept = timed[len(timed) // 5 :] or timed
-    per_step = torch.tensor(sum(kept) / len(kept), dtype=torch.float64)
-    if context.world > 1:
-        per_step = per_step.to(context.device)
-        torch.distributed.all_reduce(per_step, op=torch.distributed.ReduceOp.MAX)
+    per_step = sum(kept) / len(kept)
     left = 60 * config.budget_minutes - state.seconds
-    steps = state.step + max(1, int(left / float(per_step)))
-    logger.info("step %d: %.3f s per step, schedule sized to %d steps", state.step,
-                float(per_step), steps)  # fmt: skip
-    return steps
+    steps = torch.tensor(state.step + max(1, int(left / per_step)), dtype=torch.int64)
+    if context.world > 1:
+        steps = steps.to(context.device)
+        torch.distributed.all_reduce(steps, op=torch.distributed.ReduceOp.MIN)
+    logger.info("step %d: %.3f s per step, schedule sized to %d steps", state.step, per_step,
+                int(steps))  # fmt: skip
+    return int(steps)
 
 
 def training_step(network, state: _State, teacher, batch: dict, config: TrainConfig) -> dict:
