@@ -75,33 +75,31 @@ def test_cli_trains_with_a_teacher_and_reports_bad_input(tmp_path):
     assert result.exit_code != 0 and "coarse_temperature" in result.output
 
 
-@pytest.mark.slow
-def test_two_processes_train_with_torch_distributed(tmp_path):
+def _train_two_processes(run, *settings: str) -> None:
+    """``modalign train --preset tiny --devices 2`` on the CPU with ``--set`` settings."""
     import subprocess
     import sys
 
-    command = [sys.executable, "-m", "modalign", "train", "-o", str(tmp_path), "--preset",
-               "tiny", "--set", "steps=4", "--set", "log_every=2", "--set", "tensorboard=false",
-               "--devices", "2",
-               "--device", "cpu"]  # fmt: skip
+    sets = [arg for setting in settings for arg in ("--set", setting)]
+    command = [sys.executable, "-m", "modalign", "train", "-o", str(run), "--preset", "tiny",
+               "--set", "tensorboard=false", *sets,
+               "--devices", "2", "--device", "cpu"]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.returncode == 0, done.stderr[-2000:]  # (no process waits on another's step)
+
+
+@pytest.mark.slow
+def test_two_processes_train_with_torch_distributed(tmp_path):
+    _train_two_processes(tmp_path, "steps=4", "log_every=2")
     assert (tmp_path / "last.safetensors").is_file()
     assert [r["step"] for r in _log(tmp_path)] == ["2", "4"]  # rank 0 alone writes logs
 
 
 @pytest.mark.slow
 def test_distributed_processes_size_a_time_budget_alike(tmp_path):
-    import subprocess
-    import sys
-
     import torch
 
-    command = [sys.executable, "-m", "modalign", "train", "-o", str(tmp_path), "--preset",
-               "tiny", "--set", "budget_minutes=0.05", "--set", "timing_steps=4", "--set",
-               "tensorboard=false", "--devices", "2", "--device", "cpu"]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]  # no process waits on a step of another
+    _train_two_processes(tmp_path, "budget_minutes=0.05", "timing_steps=4")
     saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
     assert saved["sized"] and saved["step"] == saved["config"]["steps"] > 4
 
