@@ -86,6 +86,30 @@ def test_training_runs_and_resumes(tmp_path):
     assert other.exit_code == 2 and "another model config" in other.stderr
 
 
+def test_another_seed_trains_on_the_benchmarks_split(tmp_path, monkeypatch):
+    from modalign.translate import train as training
+    from modalign.translate.data import split_pairs
+
+    data, run = tmp_path / "vis_ir", tmp_path / "run"
+    _aligned_visible_infrared_set(data)
+    used = []
+
+    def recorded(*args):
+        used.append(split_pairs(*args))
+        return used[-1]
+
+    monkeypatch.setattr(training, "split_pairs", recorded)
+    result = runner.invoke(app, ["train-translator", "--data", str(data), "-o", str(run),
+                                 "--steps", "1", "--set", "seed=5", "--set", "crop=32",
+                                 "--set", "batch_size=2", "--set", "model.width=8",
+                                 "--set", "model.depth=2"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    benchmark = split_pairs(data)  # holdout seed 0, as `modalign bench --held-out`
+    assert [p.key for p in used[0].train] == [p.key for p in benchmark.train]
+    assert [p.key for p in used[0].validation] == [p.key for p in benchmark.validation]
+    assert [p.key for p in split_pairs(data, seed=5).train] != [p.key for p in benchmark.train]
+
+
 def test_translate_command_on_a_file_and_a_folder(tmp_path):
     from modalign.io import read_image, write_image
 

@@ -39,6 +39,9 @@ class TrainTranslatorConfig:
     reads the first and renders the second (a visible -> infrared translator by default).
     ``max_minutes`` stops early (0: no limit); ``threads`` sets torch's CPU threads (0: its
     default). A run continues from ``RUN/checkpoint.pt`` with the same model config.
+    ``seed`` draws the initial weights and the crops; ``holdout_seed`` draws the held-out
+    split, 0 being the benchmark's (``modalign bench --held-out``), so a run with another
+    ``seed`` still never trains on the pairs the benchmark holds out.
     """
 
     model: TranslatorConfig = field(default_factory=TranslatorConfig)
@@ -54,6 +57,7 @@ class TrainTranslatorConfig:
     holdout_fraction: float = 0.2
     test_pairs: int = 20
     seed: int = 0
+    holdout_seed: int = 0
     max_minutes: float = 0.0
     threads: int = 0
     log_every: int = 50
@@ -199,7 +203,12 @@ def train_translator(
     if config.threads > 0:
         torch.set_num_threads(config.threads)
     split = split_pairs(
-        data, config.holdout_fraction, config.test_pairs, config.seed, config.source, config.target
+        data,
+        config.holdout_fraction,
+        config.test_pairs,
+        config.holdout_seed,
+        config.source,
+        config.target,
     )
     train = [load_pair(p, config.source) for p in split.train]
     validation = [load_pair(p, config.source) for p in split.validation]
