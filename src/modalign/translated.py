@@ -27,7 +27,8 @@ import numpy as np
 
 from .errors import ConfigError
 from .geometry.refine import RefineConfig, closest_similarity, pyramid_ecc
-from .geometry.transforms import normalize_homography, resize_transform
+from .geometry.transforms import normalize_homography
+from .geometry.warp import working_size
 from .translate.api import load_translator, translate_batch
 from .translate.model import Translator
 from .types import TransformType
@@ -91,17 +92,6 @@ def _translator(name: str) -> Translator:
     return load_translator(name)
 
 
-def _working(image: np.ndarray, max_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` with its longer side at most ``max_size``, and the map to its pixels."""
-    height, width = image.shape
-    scale = min(1.0, max_size / max(height, width))
-    if scale == 1.0:
-        return image, np.eye(3)
-    size = (max(8, round(width * scale)), max(8, round(height * scale)))
-    resized = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return resized, resize_transform(size[0] / width, size[1] / height)
-
-
 def translated_transform(
     gray0: np.ndarray,
     gray1: np.ndarray,
@@ -119,7 +109,9 @@ def translated_transform(
     Returns:
         (refined H_1to0, what rendered which image) or (None, why nothing was kept).
     """
-    (small0, to_work0), (small1, to_work1) = (_working(g, config.max_size) for g in (gray0, gray1))
+    (small0, to_work0), (small1, to_work1) = (
+        working_size(g, config.max_size, min_side=8) for g in (gray0, gray1)
+    )
     warp = np.linalg.inv(to_work0 @ H_1to0 @ np.linalg.inv(to_work1))  # fixed -> moving
     ecc = replace(
         refine,

@@ -60,3 +60,21 @@ def test_similarity_view_follows_the_pixels(scale, degrees):
         right_of_centre = transform_points(H, [[44.5, 24.5]])[0]
         centre_of_view = [(size[0] - 1) / 2, (size[1] - 1) / 2]
         np.testing.assert_allclose(right_of_centre - centre_of_view, [0, 8], atol=1e-9)
+
+
+def test_working_size_reduces_enlarges_or_keeps_and_maps_the_pixels():
+    from modalign.geometry.warp import working_size
+
+    image = np.zeros((300, 900), np.float32)
+    image[100:104, 600:604] = 1.0  # a block whose centre is (601.5, 101.5)
+    kept, to_work = working_size(image, 900, 256)
+    assert kept is image and np.array_equal(to_work, np.eye(3))
+    for max_size, min_size, shape in [(450, 0, (150, 450)), (1800, 1800, (600, 1800))]:
+        resized, to_work = working_size(image, max_size, min_size)
+        assert resized.shape == shape
+        ys, xs = np.indices(resized.shape)
+        centre = [(xs * resized).sum() / resized.sum(), (ys * resized).sum() / resized.sum()]
+        np.testing.assert_allclose(transform_points(to_work, [[601.5, 101.5]]), [centre], atol=0.05)
+    thin, to_work = working_size(np.zeros((4, 900), np.float32), 90, min_side=8)
+    assert thin.shape == (8, 90)  # no side under min_side; the map follows the real sizes
+    np.testing.assert_allclose(to_work[:2, :2], np.diag([90 / 900, 8 / 4]))

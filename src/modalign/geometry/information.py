@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .warp import downsized
+from .warp import working_size
 
 
 def _entropy(counts: np.ndarray) -> float:
@@ -54,8 +54,8 @@ def mutual_information(
         1 for independent images, 2 when each determines the other; 0 when the overlap
         is under 5% of the fixed image.
     """
-    reduced0, to_small0 = downsized(image0, max_size)
-    reduced1, to_small1 = downsized(image1, max_size)
+    reduced0, to_small0 = working_size(image0, max_size)
+    reduced1, to_small1 = working_size(image1, max_size)
     if reduced0 is not image0 or reduced1 is not image1:
         image0, image1 = reduced0, reduced1
         H_1to0 = to_small0 @ H_1to0 @ np.linalg.inv(to_small1)

@@ -27,7 +27,8 @@ import numpy as np
 
 from ..structure import PhaseConfig, phase_congruency
 from ..types import TransformType
-from .transforms import grid_points, resize_transform, transform_points
+from .transforms import grid_points, transform_points
+from .warp import working_size
 
 logger = logging.getLogger(__name__)
 
@@ -119,17 +120,7 @@ def structure_maps(image0: np.ndarray, image1: np.ndarray, config: RefineConfig)
 
 def _structure(image: np.ndarray, config: RefineConfig) -> tuple[np.ndarray, np.ndarray]:
     """Square-root PC maximum moment at working size, and the original->working map."""
-    height, width = image.shape
-    scale = min(1.0, config.max_size / max(height, width))
-    if max(height, width) < config.min_size:
-        scale = config.min_size / max(height, width)
-    to_work = np.eye(3)
-    if scale != 1.0:
-        size = (max(8, round(width * scale)), max(8, round(height * scale)))
-        image = cv2.resize(
-            image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-        )
-        to_work = resize_transform(size[0] / width, size[1] / height)
+    image, to_work = working_size(image, config.max_size, config.min_size, min_side=8)
     moment = phase_congruency(image, config.phase, index_map=False).max_moment
     return np.sqrt(np.maximum(moment, 0)).astype(np.float32), to_work
 

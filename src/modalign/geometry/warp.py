@@ -50,13 +50,21 @@ def warp_image(
     return warped, valid.astype(bool)
 
 
-def downsized(image: np.ndarray, max_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """``image`` with its longer side reduced to ``max_size`` (area averaging), or as it is
-    if not longer; with the [3, 3] map from its pixels to the result's."""
+def working_size(
+    image: np.ndarray, max_size: int, min_size: int = 0, min_side: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` resized so that its longer side is at most ``max_size`` (area averaging)
+    and, if it is shorter than ``min_size``, enlarged to it (bilinear); no side under
+    ``min_side`` pixels. Returns the image (the same object if kept as it is) and the [3, 3]
+    map from its pixels to the result's."""
     height, width = image.shape[:2]
-    scale = max_size / max(height, width)
-    if scale >= 1:
+    longer = max(height, width)
+    scale = min(1.0, max_size / longer)
+    if 0 < longer < min_size:
+        scale = min_size / longer
+    if scale == 1.0:
         return image, np.eye(3)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    return small, resize_transform(size[0] / width, size[1] / height)
+    size = (max(min_side, round(width * scale)), max(min_side, round(height * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+    resized = cv2.resize(image, size, interpolation=interpolation)
+    return resized, resize_transform(size[0] / width, size[1] / height)

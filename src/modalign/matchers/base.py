@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 
 from ..config import from_dict, to_dict
-from ..geometry.transforms import resize_transform, transform_points
+from ..geometry.transforms import transform_points
+from ..geometry.warp import working_size
 from ..io import NormalizationConfig, check_image, read_image, to_float, to_gray
 from ..types import MatchResult
 
@@ -164,18 +165,11 @@ class Matcher(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Resizing to the working range (``min_size`` overrides the config's); returns the
         image and the original->working map. Colour is handled before (:meth:`_colour`)."""
-        height, width = image.shape[:2]
-        longer = max(height, width)
-        scale = min(1.0, self.config.max_size / longer)
         min_size = min(self.config.min_size if min_size is None else min_size, self.config.max_size)
-        if 0 < longer < min_size:
-            scale = min_size / longer
-        if scale == 1.0:
-            return np.ascontiguousarray(image, dtype=np.float32), np.eye(3)
-        new_width, new_height = max(1, round(width * scale)), max(1, round(height * scale))
-        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
-        resized = cv2.resize(image, (new_width, new_height), interpolation=interpolation)
-        return resized, resize_transform(new_width / width, new_height / height)
+        resized, to_work = working_size(image, self.config.max_size, min_size)
+        if resized is image:
+            return np.ascontiguousarray(image, dtype=np.float32), to_work
+        return resized, to_work
 
     @abstractmethod
     def _match(
