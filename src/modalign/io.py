@@ -97,16 +97,16 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     """
     path = Path(path)
     source = str(path)
+    if not path.exists():
+        raise InputError(source, "no such file")
+    if path.is_dir():
+        raise InputError(source, "is a directory, not an image")
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise InputError(
             source,
             f"unsupported format {path.suffix or '(no extension)'!r}",
             "use PNG, JPEG, TIFF or BMP",
         )
-    if not path.exists():
-        raise InputError(source, "no such file")
-    if path.is_dir():
-        raise InputError(source, "is a directory, not an image")
     try:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as err:

@@ -10,6 +10,7 @@ from modalign.io import NormalizationConfig, read_image, to_float, write_image
     "name, content, message",
     [
         ("missing.png", None, "no such file"),
+        ("missing.gif", None, "no such file"),
         ("empty.png", b"", "file is empty"),
         ("corrupt.png", b"\x89PNG not really", "cannot decode"),
         ("picture.gif", b"GIF89a", "unsupported format"),
@@ -44,9 +45,10 @@ def test_read_image_rejects_tiny_nonfinite_and_folders(tmp_path):
     cv2.imwrite(str(tmp_path / "inf.tif"), values)
     with pytest.raises(InputError, match="NaN or infinite"):
         read_image(tmp_path / "inf.tif")
-    (tmp_path / "folder.png").mkdir()
-    with pytest.raises(InputError, match="directory"):
-        read_image(tmp_path / "folder.png")
+    for folder in ("folder.png", "folder"):
+        (tmp_path / folder).mkdir()
+        with pytest.raises(InputError, match="is a directory"):
+            read_image(tmp_path / folder)
 
 
 @pytest.mark.parametrize(
