@@ -60,6 +60,14 @@ WEIGHTS: dict[str, WeightSpec] = {
             "the AANLIB tuning pairs; docs/translator.md",
         ),
         WeightSpec(
+            "mri2pet-b",
+            "translator",
+            "mri2pet-b.safetensors",
+            "1f846a964045831bd4ceec397b4402e34b689090201316e9a82d7bc52963d1a3",
+            "a second MRI -> PET activity translator (mri2pet's training, another seed), "
+            "averaged with it; docs/translator.md",
+        ),
+        WeightSpec(
             "modalign",
             "matcher",
             "modalign.safetensors",

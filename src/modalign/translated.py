@@ -10,10 +10,12 @@ and an MRI tie the activity's edge to the skull and enlarge the PET
 (docs/model_card.md, "Why PET-MRI estimates miss by 5–15 px"); the rendering has the
 activity's own edge, so this removes that bias where mutual information could not.
 
-Every shipped translator is tried on either image; the alignment of highest ECC
-correlation is kept if it reaches ``min_correlation``, a bar that renderings compared
-with another modality stay under (docs/model_card.md, "Scans refined through modality
-translators").
+Every shipped translator is tried on either image, and each gives the alignment of its
+rendering that correlates best. Those that reach ``min_correlation``, a bar that
+renderings compared with another modality stay under, are averaged: two translators of
+one modality pair, trained apart, render the anatomy with errors of their own, and the
+mean of their alignments is closer to the truth than either (docs/model_card.md, "Scans
+refined through modality translators").
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ import cv2
 import numpy as np
 
 from .errors import ConfigError
+from .eval.metrics import grid_error
 from .geometry.refine import RefineConfig, closest_similarity, pyramid_ecc
-from .geometry.transforms import normalize_homography
+from .geometry.transforms import mean_transform, normalize_homography
 from .geometry.warp import working_size
 from .translate.api import load_translator, translate_batch
 from .translate.model import Translator
@@ -41,7 +44,9 @@ class TranslationConfig:
     Attributes:
         mode: "scans" refines pairs of scans (both images on a dark surround, see
             ``InformationConfig.dark_ring``); "all" any registered pair; "none" never.
-        translators: weight-table names or .safetensors files of the translators tried.
+        translators: weight-table names or .safetensors files of the translators tried
+            (the shipped two render an MRI slice as its PET activity; trained alike from
+            different seeds).
         min_correlation: the least ECC correlation between a rendering and the other image
             that replaces the registration: on the aanlib tuning slices right PET-MRI
             alignments reach 0.97–0.99, ``mri2pet``'s renderings aligned with CT slices at
@@ -69,7 +74,7 @@ class TranslationConfig:
     """
 
     mode: Literal["scans", "all", "none"] = "scans"
-    translators: tuple[str, ...] = ("mri2pet",)
+    translators: tuple[str, ...] = ("mri2pet", "mri2pet-b")
     min_correlation: float = 0.96
     max_size: int = 512
     levels: int = 3
@@ -100,8 +105,10 @@ def translated_transform(
     config: TranslationConfig,
     refine: RefineConfig,
 ) -> tuple[np.ndarray | None, str]:
-    """The transform of ``model`` aligning a translator's rendering of one image with the
-    other image, from ``H_1to0``, if its ECC correlation reaches ``min_correlation``.
+    """The transform of ``model`` aligning translators' renderings of one image with the
+    other image, from ``H_1to0``: for each translator, the alignment of its rendering of
+    either image that correlates best (ECC); of those that reach ``min_correlation``, the
+    mean of the best one and the others within ``max_move`` of it.
 
     Args:
         gray0, gray1: [H, W] float32 fixed and moving images in [0, 1].
@@ -110,7 +117,7 @@ def translated_transform(
         (refined H_1to0, what rendered which image) or (None, why nothing was kept).
     """
     (small0, to_work0), (small1, to_work1) = (
-        working_size(g, config.max_size, min_side=8) for g in (gray0, gray1)
+        working_size(gray, config.max_size, min_side=8) for gray in (gray0, gray1)
     )
     warp = np.linalg.inv(to_work0 @ H_1to0 @ np.linalg.inv(to_work1))  # fixed -> moving
     ecc = replace(
@@ -119,9 +126,10 @@ def translated_transform(
         iterations=config.iterations,
         fine_iterations=config.fine_iterations,
     )
-    best: tuple[float, np.ndarray, str] | None = None
+    aligned: list[tuple[float, np.ndarray, str]] = []  # each translator's best alignment
     for name in config.translators:
         translator = _translator(name)
+        own: tuple[float, np.ndarray, str] | None = None
         for side, image in enumerate((small0, small1)):
             rendered = translate_batch(translator, [image])[0]
             template, moving = (rendered, small1) if side == 0 else (small0, rendered)
@@ -129,15 +137,28 @@ def translated_transform(
                 correlation, found = pyramid_ecc(template, moving, warp, model, ecc)
             except cv2.error:
                 continue
-            if best is None or correlation > best[0]:
+            if own is None or correlation > own[0]:
                 which = "fixed" if side == 0 else "moving"
-                best = (correlation, found, f"{name} rendering the {which} image")
-    if best is None:
+                H = normalize_homography(np.linalg.inv(to_work0) @ np.linalg.inv(found) @ to_work1)
+                own = (correlation, H, f"{name} rendering the {which} image")
+        if own is not None:
+            aligned.append(own)
+    if not aligned:
         return None, "kept: no translated alignment converged"
-    correlation, found, what = best
+    aligned.sort(key=lambda found: found[0], reverse=True)
+    correlation, H, what = aligned[0]
     if correlation < config.min_correlation:
         return None, f"kept: translations correlate at most {correlation:.2f}"
-    H = normalize_homography(np.linalg.inv(to_work0) @ np.linalg.inv(found) @ to_work1)
+    size1 = (gray1.shape[1], gray1.shape[0])
+    bound = config.max_move * max(gray0.shape)
+    others = [
+        other
+        for score, other, _ in aligned[1:]
+        if score >= config.min_correlation and grid_error(other, H, size1) <= bound
+    ]
+    if others:
+        H = mean_transform([H, *others], size1)
+        what = f"{what}, mean of {len(others) + 1} translators"
     if model is TransformType.SIMILARITY:
-        H = closest_similarity(H, (gray1.shape[1], gray1.shape[0]))
+        H = closest_similarity(H, size1)
     return H, f"translated ({what}, ECC correlation {correlation:.2f})"

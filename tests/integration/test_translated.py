@@ -109,6 +109,41 @@ def test_a_rendering_that_does_not_correlate_is_not_kept(translator, rendered_pa
     assert refined is None and note.startswith("kept: ")
 
 
+@pytest.mark.parametrize(("second", "averaged"), [(0.99, True), (0.5, False), (0.99, "far")])
+def test_the_alignments_of_translators_that_reach_the_bar_are_averaged(
+    translator, rendered_pair, monkeypatch, second, averaged
+):
+    """Two translators whose alignments err by opposite shifts (ECC's result given here,
+    the best side of each correlating ``second`` and 0.99): the mean of the two is the
+    truth; a second translator under the bar, or one farther than ``max_move``, leaves
+    the first one's alignment."""
+    import modalign.translated as translated
+
+    fixed, moving, H = rendered_pair
+    step = 40.0 if averaged == "far" else 3.0
+    shifted = [
+        similarity(0.0, 1.0, (step, -2.0), (0, 0)) @ H,
+        similarity(0.0, 1.0, (-3.0, 2.0), (0, 0)) @ H,
+    ]
+    results = iter([(0.99, shifted[1]), (0.2, H), (second, shifted[0]), (0.2, H)])
+
+    def ecc(template, image, warp, model, config):
+        correlation, H_found = next(results)
+        return correlation, np.linalg.inv(H_found)  # ECC's warp maps fixed to moving pixels
+
+    monkeypatch.setattr(translated, "pyramid_ecc", ecc)
+    config = TranslationConfig(translators=(translator, translator + "#b"), max_move=0.1)
+    monkeypatch.setattr(translated, "_translator", lambda name: load_translator(translator))
+    refined, note = translated_transform(
+        fixed, moving, _start(H), TransformType.HOMOGRAPHY, config, RefineConfig()
+    )
+    assert refined is not None and "rendering the fixed image" in note
+    if averaged is True:
+        assert grid_error(refined, H, SIZE1) < 1e-3 and "mean of 2 translators" in note
+    else:
+        assert grid_error(refined, shifted[1], SIZE1) < 1e-6 and "mean" not in note
+
+
 class OffMatcher(Matcher):
     """Matches on a grid, consistent with ``H_start`` (a registration a few pixels off)."""
 

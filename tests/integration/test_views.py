@@ -77,7 +77,7 @@ def test_an_unsure_scan_is_registered_from_the_view_the_matcher_reads(slices, tm
     # the base view, each configured view once, then the winner's registered view and
     # the views of that frame (which this matcher does not read: the rematch and they
     # fail and the view's registration is kept, then translated once more, which the
-    # shipped mri2pet's bar keeps from this slice)
+    # shipped translators' bar keeps from this slice)
     frame_views = len(RematchConfig().views)
     assert len(matcher.calls) == 1 + len(ViewSearchConfig().views) + 1 + frame_views
     kept = f"; kept: rematch failed; views of the registered frame: none of {frame_views} "
