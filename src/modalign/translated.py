@@ -49,8 +49,8 @@ class TranslationConfig:
             different seeds).
         min_correlation: the least ECC correlation between a rendering and the other image
             that replaces the registration: on the aanlib tuning slices right PET-MRI
-            alignments reach 0.97–0.99, ``mri2pet``'s renderings aligned with CT slices at
-            most 0.95.
+            alignments reach 0.97–0.99, the shipped translators' renderings aligned with
+            CT slices at most 0.95 (``mri2pet``) and 0.93 (``mri2pet-b``).
         max_size: both images are rendered and aligned with the longer side at most this.
         levels, iterations, fine_iterations: ECC's pyramid levels and iteration caps at
             the coarse levels and at the finest (as in ``RefineConfig``).
