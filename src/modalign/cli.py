@@ -21,6 +21,7 @@ from rich.table import Table
 
 from .confidence import describe
 from .config import build, load_yaml, merge, parse_overrides, to_dict
+from .devices import DEVICE_HELP
 from .errors import InputError, ModalignError, RegistrationError
 from .io import NormalizationConfig, normalization_for, read_image
 from .types import Modality
@@ -80,6 +81,7 @@ def _register_config(
 
 
 MATCHER_HELP = "matcher name (see `modalign list`)"
+DEVICE_OPTION_HELP = f"where the learned matchers run: {DEVICE_HELP} (default cpu)"
 SET_HELP = "config override KEY=VALUE, repeatable (e.g. geometry.threshold=5)"
 
 
@@ -108,6 +110,7 @@ def register(
     ),
     config_file: Path = typer.Option(None, "--config", help="YAML file with a RegisterConfig"),
     overrides: list[str] = typer.Option([], "--set", help=SET_HELP),
+    device: str = typer.Option(None, help=DEVICE_OPTION_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
     as_json: bool = typer.Option(False, "--json", help="print registration.json to stdout"),
 ) -> None:
@@ -120,7 +123,8 @@ def register(
         {"matcher": matcher, "transform": transform, "rotation_search": rotation_search,
          "normalization0": normalize_fixed, "normalization1": normalize_moving,
          "modality0": modality_fixed and modality_fixed.value,
-         "modality1": modality_moving and modality_moving.value},
+         "modality1": modality_moving and modality_moving.value,
+         "matcher_conf": None if device is None else {"device": device}},
     )  # fmt: skip
     image0, image1 = read_image(fixed), read_image(moving)
     with _progress(quiet or as_json) as on_stage:
@@ -164,12 +168,14 @@ def match(
     out: Path = typer.Option(..., "--out", "-o", help="CSV file: x0,y0,x1,y1,confidence"),
     matcher: str = typer.Option(None, "--matcher", "-m", help=MATCHER_HELP),
     overrides: list[str] = typer.Option([], "--set", help="matcher config override KEY=VALUE"),
+    device: str = typer.Option(None, help=DEVICE_OPTION_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Match two images (no geometry) and write the correspondences as CSV."""
     from .registry import DEFAULT_MATCHER, load_matcher
 
-    matcher_object = load_matcher(matcher or DEFAULT_MATCHER, parse_overrides(overrides))
+    conf = parse_overrides(overrides) | ({} if device is None else {"device": device})
+    matcher_object = load_matcher(matcher or DEFAULT_MATCHER, conf)
     image0, image1 = read_image(fixed), read_image(moving)
     with _progress(quiet) as on_stage:
         on_stage("matching")
@@ -313,6 +319,7 @@ def bench(
     precision: str = typer.Option(
         "", help="fp32 or bf16 for the learned matchers (bf16: ~2x faster on AMX CPUs)"
     ),
+    device: str = typer.Option("", help=DEVICE_OPTION_HELP),
     markdown: Path = typer.Option(
         None, help="also write the results page (e.g. docs/benchmarks.md)"
     ),
@@ -333,7 +340,7 @@ def bench(
     if precision not in ("", "fp32", "bf16"):
         raise InputError("--precision", f"unknown precision {precision!r}", "use fp32 or bf16")
     options |= {"overwrite": overwrite, "overrides": overrides, "markdown": markdown}
-    options |= {"precision": precision}
+    options |= {"precision": precision, "device": device}
     run_command(data, matchers, out, show_progress=stderr.is_terminal, **options)
 
 

@@ -86,9 +86,15 @@ def test_bench_runs_caches_and_compares(tmp_path, monkeypatch):
             str(other),
             "--set",
             "geometry.threshold=1.5",
+            "--device",
+            "cpu",
         ],
     )
     assert len(list((other / "cache").iterdir())) == 1
+    meta = json.loads((other / "results.json").read_text())["meta"]
+    assert meta["device"] == "cpu" and meta["command"].endswith(
+        "--device cpu --seed 0 --workers 1 --out " + str(other)
+    )
     result = runner.invoke(app, ["bench", "--compare", str(out), str(other)])
     assert result.exit_code == 0 and "2 pairs in common" in result.stdout
     assert "wins of B" in result.stdout and "losses of B" in result.stdout
@@ -105,17 +111,22 @@ def test_bench_usage_errors(tmp_path):
     assert result.exit_code == 2 and "results.json" in result.stderr
 
 
-def test_bench_precision_and_threads_reach_only_learned_matchers():
+def test_bench_precision_device_and_threads_reach_only_learned_matchers():
     from dataclasses import replace
 
     from modalign.eval.bench import BenchConfig, _register_config
     from modalign.pipeline import RegisterConfig
     from modalign.registry import MATCHERS
 
-    config = BenchConfig(data=(), matchers=("sift", "xfeat"), precision="bf16")
-    assert "precision" not in _register_config(config, "sift").matcher_conf
+    config = BenchConfig(data=(), matchers=("sift", "xfeat"), precision="bf16", device="cpu")
+    assert _register_config(config, "sift").matcher_conf == {}
     if not MATCHERS["xfeat"].missing():
-        assert _register_config(config, "xfeat").matcher_conf == {"precision": "bf16"}
+        expected = {"precision": "bf16", "device": "cpu"}
+        assert _register_config(config, "xfeat").matcher_conf == expected
+    assert _register_config(config, "modalign").matcher_conf == {
+        "precision": "bf16",
+        "device": "cpu",
+    }
     parallel = BenchConfig(data=(), matchers=("modalign",), workers=2)
     assert _register_config(parallel, "modalign").matcher_conf == {"threads": 1}
     assert _register_config(parallel, "sift").matcher_conf == {}

@@ -247,6 +247,8 @@ def test_every_bad_input_gives_one_line_exit_2_and_no_output(tmp_path, pair_file
         (["--normalize-moving", "window:1"], "unknown normalisation"),
         (["--modality-moving", "ultrasound"], "ultrasound"),
         (["--set", "confidence=missing.json"], "missing.json: not a confidence model"),
+        (["--device", "gpu"], "matcher_conf.device: unknown device 'gpu'"),
+        (["--device", "cuda", "-m", "sift"], "unknown key(s) device for SIFTConfig"),
     ],
 )
 def test_bad_options_exit_2(tmp_path, pair_files, options, message):

@@ -53,6 +53,8 @@ class BenchConfig:
         overwrite: recompute even what is cached.
         precision: if set ("fp32" or "bf16"), the precision of every matcher whose config
             has a ``precision`` field (the learned ones); others are unaffected.
+        device: likewise, the device of every matcher whose config has a ``device`` field
+            ("cpu", "cuda", "cuda:N" or "auto"; :mod:`modalign.devices`).
     """
 
     data: tuple[str, ...]
@@ -66,6 +68,7 @@ class BenchConfig:
     workers: int = 1
     overwrite: bool = False
     precision: str = ""
+    device: str = ""
 
 
 def _within(part: list[Pair], chosen: list[Pair]) -> list[Pair]:
@@ -256,8 +259,9 @@ def _register_config(config: BenchConfig, matcher: str) -> RegisterConfig:
     names = set()
     if not get_spec(matcher).missing():
         names = {f.name for f in fields(matcher_config(matcher, matcher_conf))}
-    if config.precision and "precision" in names:
-        matcher_conf["precision"] = config.precision
+    for setting in ("precision", "device"):
+        if getattr(config, setting) and setting in names:
+            matcher_conf[setting] = getattr(config, setting)
     if config.workers > 1 and "threads" in names:  # one core per worker (ONNX Runtime's
         matcher_conf.setdefault("threads", 1)  # default is every core, as torch's)
     return replace(config.register, matcher=matcher, matcher_conf=matcher_conf)

@@ -211,7 +211,8 @@ def benchmark_document(meta: dict[str, Any], records: list[dict]) -> str:
         "under the cumulative error curve up to t px. s/pair = registration time per pair "
         "(matching, robust fit, refinement) in one worker process.",
         f"- registration settings: `{json.dumps(meta['register'], sort_keys=True)}`; "
-        f"precision of the learned matchers: {meta.get('precision', 'fp32')}",
+        f"precision of the learned matchers: {meta.get('precision', 'fp32')}; "
+        f"their device: {meta.get('device', 'cpu')}",
         "",
         summary_markdown(records),
         "## Data sources",

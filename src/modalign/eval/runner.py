@@ -56,6 +56,7 @@ def run_command(
     overrides: list[str] = (),
     markdown: Path | None = None,
     precision: str = "",
+    device: str = "",
     show_progress: bool = False,
 ) -> list[dict]:
     """Run the benchmark and write results.json, summary.md, plots (and the page)."""
@@ -82,6 +83,7 @@ def run_command(
         workers=workers,
         overwrite=overwrite,
         precision=precision,
+        device=device,
     )
     start = time.perf_counter()
     with progress_bar("bench", show_progress) as progress:
@@ -103,6 +105,7 @@ def run_command(
             overrides,
             markdown,
             precision,
+            device,
         ),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine_description(),
@@ -110,6 +113,7 @@ def run_command(
         "workers": workers,
         "seed": seed,
         "precision": precision or "each matcher's default",
+        "device": device or "each matcher's default",
         "wall_seconds": time.perf_counter() - start,
         "computed": computed,
         "reused": len(records) - computed,
@@ -128,7 +132,7 @@ def run_command(
 
 def _command_line(
     data, matchers, out, limit, categories, held_out, tuning, workers, seed, overrides,
-    markdown, precision,
+    markdown, precision, device,
 ) -> str:  # fmt: skip
     """The ``modalign bench`` command that reproduces a run."""
     words = ["modalign", "bench"]
@@ -142,6 +146,8 @@ def _command_line(
         words += ["--limit", str(limit)]
     if precision:
         words += ["--precision", precision]
+    if device:
+        words += ["--device", device]
     words += ["--seed", str(seed), "--workers", str(workers), "--out", str(out)]
     if markdown is not None:
         words += ["--markdown", str(markdown)]

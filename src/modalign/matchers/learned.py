@@ -19,7 +19,8 @@ from typing import Literal
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..devices import torch_device
+from ..errors import ConfigError, InputError
 from .base import Matcher, MatcherConfig
 
 
@@ -56,6 +57,10 @@ class LearnedConfig(MatcherConfig):
     threshold: coarse match confidence threshold (None: the one stored with the weights).
     threads: CPU threads of torch / ONNX Runtime (0: their default).
     precision: "fp32" (default) or "bf16" autocast (torch backend; "auto" picks torch).
+    device: where the torch backend runs: "cpu" (default), "cuda", "cuda:N" or "auto"
+        (a GPU when torch sees one). ONNX Runtime runs on the CPU, so a GPU makes
+        "auto" pick torch, and "onnx" with a GPU is refused. A model passed in memory
+        runs on the device it is on.
 
     Images smaller than ``min_size`` (512) are upsampled to it: on 256-px images the 1/8
     coarse grid has too few cells. No one size suits every small image (aanlib tuning
@@ -82,6 +87,7 @@ class LearnedConfig(MatcherConfig):
     threshold: float | None = None
     threads: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
+    device: str = "cpu"
 
 
 class LearnedMatcher(Matcher):
@@ -103,18 +109,32 @@ class LearnedMatcher(Matcher):
             from ..hub import sha256_of
             from ..models.checkpoint import model_path
 
+            self.device = torch_device(c.device, "matcher_conf.device")
+            if c.backend == "onnx" and self.device.type != "cpu":
+                raise ConfigError(
+                    f"matcher_conf.device: {c.device!r} with backend 'onnx', which runs on "
+                    "the CPU (use backend torch or auto on a GPU)"
+                )
             path = model_path(c.weights)  # resolved (and a named file verified) once
             model, self.weights_sha256 = load_model(path), sha256_of(path)
+            model.to(self.device)
+        else:
+            self.device = next(model.parameters()).device
         self.model = model
         self.threshold = c.threshold
         if self.threshold is None:
             self.threshold = self.model.config.coarse_threshold
         self.session = None
         onnx = None
+        on_cpu = self.device.type == "cpu"
         if c.backend == "onnx":
             onnx = self._onnx_path(export=True)
         elif (
-            c.backend == "auto" and self.weights_sha256 and c.precision == "fp32" and _has_runtime()
+            c.backend == "auto"
+            and self.weights_sha256
+            and c.precision == "fp32"
+            and on_cpu
+            and _has_runtime()
         ):
             onnx = self._onnx_path(export=False)
         if onnx is not None:
@@ -149,12 +169,14 @@ class LearnedMatcher(Matcher):
             return select_matches(*self.session(image0, image1), self.threshold)
         if self.config.threads > 0:
             torch.set_num_threads(self.config.threads)
-        batch = {"image0": torch.from_numpy(image0)[None, None],
-                 "image1": torch.from_numpy(image1)[None, None]}  # fmt: skip
+        device = self.device
+        batch = {"image0": torch.from_numpy(image0)[None, None].to(device),
+                 "image1": torch.from_numpy(image1)[None, None].to(device)}  # fmt: skip
         training = self.model.training
         self.model.eval()
         bf16 = self.config.precision == "bf16"
-        with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
             out = self.model(batch, self.threshold)
         self.model.train(training)
-        return tuple(out[k].float().numpy() for k in ("keypoints0", "keypoints1", "confidence"))
+        keys = ("keypoints0", "keypoints1", "confidence")
+        return tuple(out[k].float().cpu().numpy() for k in keys)

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from ..devices import torch_device
 from ..errors import InputError
 from .base import Matcher, MatcherConfig
 
@@ -89,6 +90,8 @@ class PeerConfig(MatcherConfig):
         threads: torch CPU threads (0 leaves torch's default).
         precision: "fp32" (default) or "bf16": networks under bfloat16 autocast, about
             twice as fast on CPUs with AMX; keypoint coordinates stay float32.
+        device: where the networks run: "cpu" (default), "cuda", "cuda:N" or "auto" (a
+            GPU when torch sees one).
     """
 
     extractor: Literal["xfeat", "aliked", "disk"] = "xfeat"
@@ -98,6 +101,7 @@ class PeerConfig(MatcherConfig):
     filter_threshold: float = 0.1
     threads: int = 0
     precision: Literal["fp32", "bf16"] = "fp32"
+    device: str = "cpu"
 
 
 class PeerMatcher(Matcher):
@@ -111,6 +115,7 @@ class PeerMatcher(Matcher):
         from kornia.feature import ALIKED, DISK, LightGlue, XFeat
 
         c = self.config
+        self.device = torch_device(c.device, "matcher_conf.device")
         if c.extractor == "xfeat":
             self.extractor = XFeat(top_k=c.max_keypoints)
             load_strict(self.extractor.net, load_state("xfeat"))
@@ -120,7 +125,7 @@ class PeerMatcher(Matcher):
         else:
             self.extractor = DISK()
             load_strict(self.extractor, load_state("disk")["extractor"])
-        self.extractor.eval()
+        self.extractor.eval().to(self.device)
         self.lightglue = None
         if c.matching == "lightglue":
             # flash=True keeps torch's fused CPU attention enabled: kornia switches the global
@@ -132,10 +137,12 @@ class PeerMatcher(Matcher):
             weights = "xfeat-lighterglue" if c.extractor == "xfeat" else f"{c.extractor}-lightglue"
             state = lightglue_state(load_state(weights), self.lightglue.conf.n_layers)
             load_strict(self.lightglue, state, derived=["confidence_thresholds"])
+            self.lightglue.to(self.device)
 
     def _features(self, image: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         """[N, 2] keypoints and [N, D] descriptors of an [H, W, 3] float image."""
         tensor = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+        tensor = tensor.to(self.device)
         if self.config.extractor == "xfeat":
             out = self.extractor.detectAndCompute(tensor)[0]
             return out["keypoints"], out["descriptors"]
@@ -149,7 +156,8 @@ class PeerMatcher(Matcher):
     def _match(self, image0, image1):
         if self.config.threads > 0:
             torch.set_num_threads(self.config.threads)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.config.precision == "bf16"):
+        bf16 = self.config.precision == "bf16"
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bf16):
             keypoints0, descriptors0 = self._features(image0)
             keypoints1, descriptors1 = self._features(image1)
         descriptors0, descriptors1 = descriptors0.float(), descriptors1.float()
@@ -160,8 +168,10 @@ class PeerMatcher(Matcher):
             cosine = (descriptors0[index0] * descriptors1[index1]).sum(-1)
             confidence = ((cosine + 1) / 2).clamp(0, 1)
         else:
-            size0 = torch.tensor([[image0.shape[1], image0.shape[0]]], dtype=torch.float32)
-            size1 = torch.tensor([[image1.shape[1], image1.shape[0]]], dtype=torch.float32)
+            size0, size1 = (
+                torch.tensor([[i.shape[1], i.shape[0]]], dtype=torch.float32, device=self.device)
+                for i in (image0, image1)
+            )
             out = self.lightglue(
                 {
                     "image0": {
@@ -178,10 +188,9 @@ class PeerMatcher(Matcher):
             )
             matches, confidence = out["matches"][0], out["scores"][0].clamp(0, 1)
             index0, index1 = matches[:, 0], matches[:, 1]
-        return (
-            keypoints0[index0].double().numpy(),
-            keypoints1[index1].double().numpy(),
-            confidence.double().numpy(),
+        return tuple(
+            values.double().cpu().numpy()
+            for values in (keypoints0[index0], keypoints1[index1], confidence)
         )
 
 
@@ -192,7 +201,7 @@ def _mutual_nearest(
     similarity = descriptors0 @ descriptors1.t()
     best1 = similarity.argmax(dim=1)
     best0 = similarity.argmax(dim=0)
-    index0 = torch.arange(len(descriptors0))
+    index0 = torch.arange(len(descriptors0), device=descriptors0.device)
     keep = best0[best1] == index0
     if min_cosine > -1:
         keep &= similarity.max(dim=1).values > min_cosine

@@ -80,24 +80,30 @@ def training_step_times(threads: int, repeats: int) -> dict[str, float]:
     return out
 
 
-def register_times(directory: str, pairs: int, threads: int, repeats: int) -> dict[str, float]:
+def register_times(
+    directory: str, pairs: int, threads: int, repeats: int, device: str = "cpu"
+) -> dict[str, float]:
     """Best-of-``repeats`` seconds of a default ``register`` call per 640×480 pair: the
     median and the maximum over the pairs (the matcher loaded once, as a service would),
     and the median over the pairs of each stage of those fastest calls
     (``Registration.timings``, 0 where a pair skips the stage; ``structure`` runs on a
-    thread beside ``match``, so the stages sum to more than the call)."""
+    thread beside ``match``, so the stages sum to more than the call). ``device``: the
+    matcher's (``matcher_conf.device``; on a GPU its network runs in torch)."""
     import cv2
 
     from ..eval.datasets import read_set
     from ..io import read_image
-    from ..pipeline import register
+    from ..pipeline import RegisterConfig, register
 
     torch.set_num_threads(threads)
     cv2.setNumThreads(threads)
+    config = RegisterConfig(matcher_conf={} if device == "cpu" else {"device": device})
     seconds, stages = [], []
     for pair in read_set(directory)[:pairs]:
         fixed, moving = (cv2.resize(read_image(p), (640, 480)) for p in (pair.fixed, pair.moving))
-        call, registration = fastest(lambda f=fixed, m=moving: register(f, m), repeats)
+        call, registration = fastest(
+            lambda f=fixed, m=moving: register(f, m, config=config), repeats
+        )
         seconds.append(call)
         stages.append(registration.timings)
     results = {"register_640x480_median_s": float(np.median(seconds)),
@@ -115,9 +121,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--register", default="", help="set folder: time register instead")
     parser.add_argument("--pairs", type=int, default=6, help="pairs of --register's set")
+    parser.add_argument("--device", default="cpu", help="--register: the matcher's device")
     args = parser.parse_args()
     if args.register:
-        results = register_times(args.register, args.pairs, args.threads, args.repeats)
+        results = register_times(args.register, args.pairs, args.threads, args.repeats, args.device)
     else:
         results = inference_times(args.weights, args.threads, args.repeats)
         results.update(training_step_times(args.threads, max(2, args.repeats // 2)))
