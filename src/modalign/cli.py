@@ -7,9 +7,7 @@ import functools
 import io as text_io
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,7 +21,7 @@ from .confidence import describe
 from .config import build, load_yaml, merge, parse_overrides, to_dict
 from .devices import DEVICE_HELP
 from .errors import InputError, ModalignError, RegistrationError
-from .io import NormalizationConfig, normalization_for, read_image
+from .io import NormalizationConfig, normalization_for, read_image, write_atomic
 from .types import Modality
 
 app = typer.Typer(
@@ -186,7 +184,7 @@ def match(
     for row in zip(result.keypoints0, result.keypoints1, result.confidence, strict=True):
         writer.writerow([f"{row[0][0]:.3f}", f"{row[0][1]:.3f}", f"{row[1][0]:.3f}",
                          f"{row[1][1]:.3f}", f"{row[2]:.4f}"])  # fmt: skip
-    _write_text_atomic(out, buffer.getvalue())
+    write_atomic(out, buffer.getvalue().encode())
     if not quiet:
         print(f"{len(result)} matches ({matcher_object.name}) -> {out}")
 
@@ -219,7 +217,7 @@ def warp(
         if out.suffix.lower() != ".csv":
             raise InputError(str(out), "points are written as .csv")
         count, text = mapped_points_csv(registration, image, inverse)
-        _write_text_atomic(out, text)
+        write_atomic(out, text.encode())
         if not quiet:
             pixels = "moving" if inverse else "fixed"
             print(f"{count} points of {image} mapped to {pixels}-image pixels -> {out}")
@@ -229,30 +227,11 @@ def warp(
         warped, _ = registration.warp(array, interpolation, inverse=inverse)
     except InputError as err:
         raise InputError(str(image), err.problem) from None
-    _write_atomic(out, encode_image(out, warped))
+    write_atomic(out, encode_image(out, warped))
     if not quiet:
         height, width = warped.shape[:2]
         grid = "moving" if inverse else "fixed"
         print(f"{image} warped onto the {grid} grid ({width}×{height}) -> {out}")
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    _write_atomic(path, text.encode())
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` whole or not at all (a temporary file, then renamed)."""
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise InputError(str(path), "its folder does not exist")
-    try:
-        handle, temporary = tempfile.mkstemp(prefix=".modalign-", dir=directory)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as err:
-        raise InputError(str(path), f"cannot write ({err.strerror})") from None
 
 
 @app.command(name="list")

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import typer
 
-from .cli import _reports_errors, _write_text_atomic, app, stderr
+from .cli import _reports_errors, app, stderr
 from .config import load_yaml, merge, parse_overrides
 from .errors import InputError
+from .io import write_atomic
 
 
 @app.command()
@@ -74,7 +75,7 @@ def translate_report(
     text = report_markdown(compare_on_test_pairs(pairs, translator), str(data), model)
     print(text)
     if markdown is not None:
-        _write_text_atomic(markdown, text)
+        write_atomic(markdown, text.encode())
     if sheet is not None:
         write_sheet(pairs[:6], translator, sheet)
 

@@ -8,6 +8,7 @@ viewers show it). Matchers work on :func:`to_float` output: float32 in [0, 1].
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -344,3 +345,19 @@ def encode_image(path: str | os.PathLike, image: np.ndarray) -> bytes:
 def write_image(path: str | os.PathLike, image: np.ndarray) -> None:
     """Write an RGB(A)/gray array; the format follows the suffix."""
     Path(path).write_bytes(encode_image(path, image))
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (a temporary file beside it, then
+    renamed). Raises InputError naming ``path`` if its folder is missing or unwritable."""
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise InputError(str(path), "its folder does not exist")
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=".modalign-", dir=directory)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as err:
+        raise InputError(str(path), f"cannot write ({err.strerror})") from None
