@@ -13,6 +13,7 @@ import typer
 
 from .cli import _reports_errors, app, stderr
 from .config import load_yaml, merge, parse_overrides
+from .devices import DEVICE_HELP
 from .errors import InputError
 from .io import write_atomic
 
@@ -89,7 +90,7 @@ def train(
     preset: str = typer.Option("default", help="training preset (modalign/configs/train_*.yaml)"),
     config: Path = typer.Option(None, help="YAML file of settings over the preset"),
     overrides: list[str] = typer.Option([], "--set", help="training config override KEY=VALUE"),
-    device: str = typer.Option("auto", help="auto, cpu or cuda"),
+    device: str = typer.Option("auto", help=DEVICE_HELP),
     devices: int = typer.Option(1, help="local processes (one per GPU or CPU group), torchrun"),
 ) -> None:
     """Train the cross-modal matcher on streamed synthetic pairs, resumable.

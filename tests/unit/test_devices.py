@@ -35,3 +35,11 @@ def test_the_learned_matchers_take_a_device_and_refuse_onnx_on_a_gpu(monkeypatch
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     with pytest.raises(ConfigError, match="backend 'onnx', which runs on the CPU"):
         load_matcher("modalign-onnx", {"device": "cuda"})
+
+
+def test_training_refuses_an_unknown_device_instead_of_training_on_the_cpu():
+    from modalign.train.distributed import setup
+
+    with pytest.raises(ConfigError, match="^--device: unknown device 'gpu'"):
+        setup("gpu")
+    assert setup("cpu").device == torch.device("cpu")

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..devices import torch_device
+
 
 @dataclass(frozen=True)
 class Context:
@@ -28,11 +30,15 @@ class Context:
 
 
 def setup(device: str = "auto") -> Context:
-    """The process's rank, world size and device; joins the process group if WORLD_SIZE > 1."""
-    cuda = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    """The process's rank, world size and device (``device`` as
+    :func:`modalign.devices.torch_device` takes it; "cuda" is the local rank's GPU); joins
+    the process group if WORLD_SIZE > 1."""
+    target = torch_device(device, "--device")
+    cuda = target.type == "cuda"
     world = int(os.environ.get("WORLD_SIZE", "1"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    target = torch.device(f"cuda:{local_rank}" if cuda else "cpu")
+    if cuda and target.index is None:
+        target = torch.device("cuda", local_rank)
     if cuda:
         torch.cuda.set_device(target)
     if world > 1 and not torch.distributed.is_initialized():
