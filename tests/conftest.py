@@ -56,6 +56,14 @@ def astronaut() -> np.ndarray:
 
 
 @pytest.fixture(scope="session")
+def pair(astronaut) -> tuple[np.ndarray, np.ndarray]:
+    """Two gray uint8 views of the astronaut (203 × 161 and 150 × 133: sizes that are not
+    multiples of 8), for the learned matcher's contracts."""
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (203, 161)), cv2.resize(gray[20:420, 30:480], (150, 133))
+
+
+@pytest.fixture(scope="session")
 def homography_pair(camera):
     """Same-modality pair: (fixed, moving, H_1to0) with a mild perspective homography."""
     H = similarity(8.0, 0.9, (12.0, -9.0), (255.5, 255.5))

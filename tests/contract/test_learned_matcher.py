@@ -21,16 +21,6 @@ def weights(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="module")
-def pair(astronaut):
-    import cv2
-
-    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
-    fixed = cv2.resize(gray, (203, 161))
-    moving = cv2.resize(gray[20:420, 30:480], (150, 133))  # not multiples of 8
-    return fixed, moving
-
-
 def test_torch_backend_through_the_matcher_interface(weights, pair):
     from modalign.matchers.learned import LearnedMatcher
 

@@ -23,14 +23,6 @@ from ..contract.test_models import tiny_model
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
 
-@pytest.fixture(scope="module")
-def pair(astronaut):
-    import cv2
-
-    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
-    return cv2.resize(gray, (203, 161)), cv2.resize(gray[20:420, 30:480], (150, 133))
-
-
 def test_the_learned_matcher_finds_on_a_gpu_what_it_finds_on_the_cpu(pair, tmp_path):
     weights = tmp_path / "tiny.safetensors"
     save_model(tiny_model(coarse_threshold=0.001), weights)
